@@ -1,0 +1,7 @@
+"""``python -m nnkit``."""
+
+import sys
+
+from nnkit.cli import main
+
+sys.exit(main())

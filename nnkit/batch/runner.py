@@ -1,0 +1,213 @@
+"""Grade a whole class: a local process pool (or a Dask cluster), resumable, with a progress bar.
+
+Only this process writes files. Workers return records; each record is stored atomically as
+soon as it arrives, so a batch killed at any moment (even SIGKILL) has lost at most the
+submissions that were being graded, and a rerun grades exactly those (and any that changed).
+The gradebook, ``grades.csv``, the Gradescope files and the report are derived from the stored
+records at the end, so writing them again is harmless.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from nnkit.batch.discover import Submission, discover
+from nnkit.batch.outputs import write_outputs
+from nnkit.batch.store import ResultStore, grader_fingerprint
+from nnkit.batch.task import DEFAULT_GRADE_FN, GradeTask, Outcome, make_task, run_task
+from nnkit.batch.triage import CourseIndex
+
+#: How often a submission whose grading process died is retried before it is recorded as an error.
+MAX_ATTEMPTS = 2
+
+
+@dataclass
+class BatchConfig:
+    """What ``nnkit grade submitted/`` was asked to do."""
+
+    root: Path
+    assignment: str | None = None
+    workers: int = max(1, os.cpu_count() or 1)
+    force: bool = False
+    out_dir: Path | None = None  # default: <root>/../graded
+    course_root: Path | None = None  # default: <root>/..
+    db_url: str | None = None  # default: sqlite:///<course_root>/gradebook.db; "" = no gradebook
+    scheduler: str | None = None  # Dask scheduler address; None = local pool
+    grade_fn: str = DEFAULT_GRADE_FN
+    grade_kwargs: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    report: bool = True
+
+    def resolved(self) -> BatchConfig:
+        root = Path(self.root).resolve()
+        course = Path(self.course_root).resolve() if self.course_root else root.parent
+        out = Path(self.out_dir).resolve() if self.out_dir else root.parent / "graded"
+        db = f"sqlite:///{course / 'gradebook.db'}" if self.db_url is None else self.db_url
+        return BatchConfig(
+            **{**self.__dict__, "root": root, "course_root": course, "out_dir": out, "db_url": db}
+        )
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did."""
+
+    submissions: list[Submission]
+    graded: int  # graded in this run
+    skipped: int  # already graded and unchanged
+    errors: int  # the engine failed (they are retried by the next run)
+    out_dir: Path
+    table: str = ""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker start-up: get SIGKILL when the batch process dies (Linux), so none is left."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def run_local(
+    tasks: Iterator[GradeTask], workers: int, on_outcome: Callable[[GradeTask, Outcome], None]
+) -> None:
+    """Run tasks in a pool of ``workers`` processes, a few at a time; call ``on_outcome`` for each.
+
+    Tasks are read lazily (a window of twice the worker count), so memory stays small. If a
+    worker process dies, the pool is rebuilt and its tasks are retried.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    pending: list[GradeTask] = []
+    attempts: dict[tuple[str, str], int] = {}
+    source = iter(tasks)
+    while True:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
+            running: dict[Future[Outcome], GradeTask] = {}
+            broken = False
+            while True:
+                while len(running) < 2 * workers and not broken:
+                    task = pending.pop() if pending else next(source, None)
+                    if task is None:
+                        break
+                    running[pool.submit(run_task, task)] = task
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = running.pop(fut)
+                    try:
+                        on_outcome(task, fut.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        key = (task.assignment, task.student)
+                        attempts[key] = attempts.get(key, 0) + 1
+                        if attempts[key] >= MAX_ATTEMPTS:
+                            on_outcome(task, crashed_outcome(task))
+                        else:
+                            pending.append(task)
+                if broken and not running:
+                    break
+
+
+def crashed_outcome(task: GradeTask, why: str = "the grading process died") -> Outcome:
+    """The record of a submission whose grading never finished."""
+    record = {
+        "format": 1,
+        "student": task.student,
+        "assignment": task.assignment,
+        "submission_hash": task.digest,
+        "grader": task.grader,
+        "status": "error",
+        "score": 0,
+        "max_score": 0,
+        "tests": [],
+        "messages": [f"grading failed: {why}"],
+    }
+    return Outcome(record=record, seconds=0.0)
+
+
+class _Lock:
+    """One batch at a time per output folder (released by the kernel even on SIGKILL)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.f = open(out_dir / ".lock", "w")  # noqa: SIM115
+
+    def __enter__(self) -> _Lock:
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.close()
+            raise RuntimeError(f"another batch is writing to {self.f.name}'s folder") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
+def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary:
+    """Grade every submission under ``config.root`` that is not graded yet; write all outputs."""
+    cfg = config.resolved()
+    assert cfg.out_dir is not None
+    stream = stream or sys.stderr
+    subs = discover(cfg.root, cfg.assignment)
+    store = ResultStore(cfg.out_dir)
+    grader = grader_fingerprint()
+    index = CourseIndex.from_course(cfg.course_root)
+    counts = {"graded": 0, "errors": 0}
+
+    with _Lock(cfg.out_dir):
+        store.remove_stale_temporaries()
+        todo = [s for s in subs if cfg.force or not store.is_current(s, grader)]
+        tasks = (make_task(s, grader, index, cfg.grade_fn, cfg.grade_kwargs) for s in todo)
+        bar = tqdm(
+            total=len(todo), desc="grading", unit="sub", file=stream, disable=not cfg.progress
+        )
+
+        def on_outcome(task: GradeTask, out: Outcome) -> None:
+            store.write(out.record, out.seconds)
+            counts["graded"] += 1
+            counts["errors"] += out.record["status"] != "graded"
+            bar.set_postfix_str(f"{task.student}/{task.assignment}", refresh=False)
+            bar.update(1)
+
+        try:
+            if cfg.scheduler:
+                from nnkit.batch.dask_runner import run_dask
+
+                run_dask(tasks, cfg.scheduler, on_outcome)
+            else:
+                run_local(tasks, cfg.workers, on_outcome)
+        finally:
+            bar.close()
+        table = write_outputs(subs, store, cfg.out_dir, cfg.db_url or None, report=cfg.report)
+    return BatchSummary(
+        submissions=subs,
+        graded=counts["graded"],
+        skipped=len(subs) - len(todo),
+        errors=counts["errors"],
+        out_dir=cfg.out_dir,
+        table=table,
+    )

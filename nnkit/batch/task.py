@@ -1,0 +1,132 @@
+"""One grading task: a submission's bytes in, a deterministic result record out.
+
+The same function runs in a local process pool and on Dask workers, so the two give identical
+records. The task carries the files themselves (workers need no shared file system) and the
+grade function as an import path (tasks stay plain data).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnkit.batch.discover import Submission
+from nnkit.batch.triage import MAX_FILE_BYTES, CourseIndex, stage
+from nnkit.results import SubmissionResult
+
+#: Version of the result record layout.
+RECORD_FORMAT = 1
+DEFAULT_GRADE_FN = "nnkit.grade:grade"
+
+
+@dataclass(frozen=True)
+class GradeTask:
+    """Everything a worker needs to grade one submission."""
+
+    student: str
+    assignment: str
+    digest: str
+    grader: str
+    files: tuple[tuple[str, bytes | None], ...]
+    index: CourseIndex = field(default_factory=CourseIndex)
+    grade_fn: str = DEFAULT_GRADE_FN
+    grade_kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished task: the record to store and how long grading took."""
+
+    record: dict[str, Any]
+    seconds: float
+
+
+def make_task(
+    sub: Submission,
+    grader: str,
+    index: CourseIndex,
+    grade_fn: str = DEFAULT_GRADE_FN,
+    grade_kwargs: dict[str, Any] | None = None,
+) -> GradeTask:
+    """Read a submission's files into a task (files over the size limit are not read)."""
+    files: list[tuple[str, bytes | None]] = []
+    for rel in sub.files:
+        p = sub.path / rel
+        files.append((rel, None if p.stat().st_size > MAX_FILE_BYTES else p.read_bytes()))
+    return GradeTask(
+        student=sub.student,
+        assignment=sub.assignment,
+        digest=sub.digest,
+        grader=grader,
+        files=tuple(files),
+        index=index,
+        grade_fn=grade_fn,
+        grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
+    )
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    """``"package.module:function"`` -> the function."""
+    mod, _, attr = path.partition(":")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def result_to_record(result: SubmissionResult) -> dict[str, Any]:
+    """The grade part of a result (its timing is stored apart: it is not a grade)."""
+    data = result.to_gradescope()
+    data.pop("execution_time", None)
+    data.pop("output", None)
+    data["messages"] = list(result.messages)
+    return data
+
+
+_TMP = re.escape(tempfile.gettempdir().rstrip("/"))
+_TMP_PATH = re.compile(_TMP + r"/[^/\s'\"]+")
+
+
+def _scrub(record: dict[str, Any], stage_dir: Path) -> dict[str, Any]:
+    """Replace temporary paths in messages so records do not depend on where they were made."""
+    text = json.dumps(record)
+    for form in {str(stage_dir), str(stage_dir.resolve())}:
+        text = text.replace(json.dumps(form)[1:-1], "<submission>")
+    text = _TMP_PATH.sub("<tmp>", text)
+    return json.loads(text)
+
+
+def run_task(task: GradeTask) -> Outcome:
+    """Stage, triage and grade one submission; never raises for a bad submission."""
+    t0 = time.perf_counter()
+    base = {
+        "format": RECORD_FORMAT,
+        "student": task.student,
+        "assignment": task.assignment,
+        "submission_hash": task.digest,
+        "grader": task.grader,
+    }
+    with tempfile.TemporaryDirectory(prefix="nnkit-batch-") as tmp:
+        folder = Path(tmp) / task.assignment
+        folder.mkdir()
+        staged = stage(list(task.files), task.assignment, task.index, folder)
+        try:
+            grade = resolve(task.grade_fn)
+            result = grade(staged.code_files, task.student, **dict(task.grade_kwargs))
+            body = result_to_record(result)
+            status = "graded"
+        except Exception as e:  # the engine failed: keep the batch going, regrade on rerun
+            body = {
+                "score": 0,
+                "max_score": 0,
+                "tests": [],
+                "messages": [f"grading failed: {type(e).__name__}: {e}"],
+            }
+            status = "error"
+        body["messages"] = staged.messages + body["messages"]
+        record = _scrub({**base, "status": status, **body}, folder)
+    return Outcome(record=record, seconds=round(time.perf_counter() - t0, 3))

@@ -1,0 +1,1 @@
+"""Course content and the nbgrader flow: source notebooks, release, autograde, feedback."""

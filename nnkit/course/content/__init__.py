@@ -1,0 +1,1 @@
+"""Prose and checks of the assignments (solution code comes from reference/)."""

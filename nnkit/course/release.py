@@ -1,0 +1,174 @@
+"""``nnkit release <a>``: nbgrader generate_assignment, then proof that the release is clean.
+
+A release is clean when no file in it holds a solution or hidden-test marker, no line of a
+reference solution body, and when its ``nnlib/`` is byte-for-byte the student library of the
+repository (nothing more, nothing less).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .build_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
+from .notebook import BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG
+
+MARKERS = (BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG, "BEGIN MARK SCHEME")
+#: Solution lines shorter than this (``return dx``) are too generic to count as a leak.
+MIN_LEAK_LINE = 28
+
+
+class ReleaseError(RuntimeError):
+    """The release could not be generated or is not clean."""
+
+
+def nbgrader_env() -> dict[str, str]:
+    """Environment for nbgrader subprocesses (its tools, e.g. alembic, on PATH)."""
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def run_nbgrader(args: list[str], course_root: Path, check: bool = True,
+                 db_url: str | None = None, timeout: float | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+    """Run ``nbgrader <args>`` in course_root with the course's config."""
+    cmd = [sys.executable, "-m", "nbgrader", *args,
+           f"--CourseDirectory.root={course_root}"]
+    if db_url:
+        cmd.append(f"--CourseDirectory.db_url={db_url}")
+    proc = subprocess.run(cmd, cwd=course_root, env=nbgrader_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise ReleaseError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def make_course(dest: Path, assignments: list[str] | None = None, root: Path = ROOT) -> Path:
+    """A self-contained course directory: config and source/<a>/ with the library resolved."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for a in assignments or ASSIGNMENTS:
+        src = root / "source" / a
+        if not src.is_dir():
+            raise ReleaseError(f"no source/{a}; run `nnkit build-notebooks {a}`")
+        target = dest / "source" / a
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(src, target, symlinks=False,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return dest
+
+
+def generate(assignment: str, course_root: Path, db_url: str | None = None) -> Path:
+    """nbgrader generate_assignment (forced) in course_root; returns release/<a>."""
+    run_nbgrader(["generate_assignment", assignment, "--force"], course_root, db_url=db_url)
+    return course_root / "release" / assignment
+
+
+def _solution_lines(assignment: str, root: Path = ROOT) -> set[str]:
+    """Stripped lines that only solution regions hold (long enough to be telling).
+
+    Lines that also occur outside the regions (visible checks, provided code) or in the
+    student library are public anyway and do not count.
+    """
+    secret: set[str] = set()
+    public: set[str] = set()
+    for spec in notebook_specs(assignment):
+        for cell in spec.cells:
+            inside = False
+            for ln in cell.source.split("\n"):
+                s = ln.strip()
+                if BEGIN in s:
+                    inside = True
+                elif END in s:
+                    inside = False
+                elif len(s) >= MIN_LEAK_LINE and not s.startswith("#"):
+                    (secret if inside else public).add(s)
+    for p in library_files(root).values():
+        if p.suffix == ".py":
+            public.update(ln.strip() for ln in p.read_text().split("\n"))
+    return secret - public
+
+
+def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> list[str]:
+    """Problems of a generated release (empty when clean)."""
+    problems: list[str] = []
+    secret = _solution_lines(assignment, root)
+    for p in sorted(release_dir.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(release_dir)
+        text = p.read_text(errors="replace")
+        for m in MARKERS:
+            if m in text:
+                problems.append(f"{rel}: contains {m!r}")
+        if p.suffix == ".ipynb":
+            nb = nbformat.reads(text, as_version=4)
+            body = "\n".join(c.source for c in nb.cells)
+            if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+                problems.append(f"{rel}: has outputs")
+        else:
+            body = text
+        stripped = {ln.strip() for ln in body.split("\n")}
+        for ln in sorted(secret & stripped):
+            problems.append(f"{rel}: holds a solution line: {ln}")
+        if re.search(r"(^|\n)\s*(from|import)\s+(reference|grading_tests)\b", body):
+            problems.append(f"{rel}: imports the instructor's packages")
+    lib = library_files(root)
+    shipped = {str(p.relative_to(release_dir / "nnlib")) for p in
+               (release_dir / "nnlib").rglob("*") if p.is_file()}
+    for rel in sorted(set(lib) - shipped):
+        problems.append(f"nnlib/{rel}: missing from the release")
+    for rel in sorted(shipped - set(lib)):
+        problems.append(f"nnlib/{rel}: not part of the student library")
+    for rel in sorted(set(lib) & shipped):
+        if (release_dir / "nnlib" / rel).read_bytes() != lib[rel].read_bytes():
+            problems.append(f"nnlib/{rel}: differs from the repository's library")
+    notebooks = {p.name for p in release_dir.glob("*.ipynb")}
+    expected = {f"{s.name}.ipynb" for s in notebook_specs(assignment)}
+    if notebooks != expected:
+        problems.append(f"notebooks {sorted(notebooks)} != {sorted(expected)}")
+    return problems
+
+
+def release(assignment: str, root: Path = ROOT) -> Path:
+    """Regenerate root/release/<a> (throw-away gradebook), verify it, return its path.
+
+    The library symlinks of source/<a>/nnlib/ are refreshed first (files added to nnlib/).
+    """
+    link_library(root / "source" / assignment, root)
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(assignment, root, db_url=f"sqlite:///{Path(tmp) / 'release.db'}")
+    out = root / "release" / assignment
+    problems = verify_release(assignment, out, root)
+    if problems:
+        raise ReleaseError("release is not clean:\n  " + "\n  ".join(problems))
+    return out
+
+
+def diff_trees(a: Path, b: Path) -> list[str]:
+    """Relative paths that differ between two directory trees (content or presence)."""
+    def files(d: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+    fa, fb = files(a), files(b)
+    return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+
+
+def check_current(assignment: str, root: Path = ROOT) -> list[str]:
+    """Files of the committed release/<a> that a fresh generation would change."""
+    with tempfile.TemporaryDirectory() as tmp:
+        course = make_course(Path(tmp) / "course", [assignment], root)
+        fresh = generate(assignment, course, db_url=f"sqlite:///{Path(tmp) / 'check.db'}")
+        return diff_trees(root / "release" / assignment, fresh)

@@ -1,0 +1,276 @@
+"""Grade one submission with the hidden suites: ``grade(paths, student_id) -> SubmissionResult``.
+
+The trusted process runs pytest on ``grading_tests`` in-process (with
+:mod:`nnkit.pytest_plugin`); student code runs only in sandboxed workers.
+
+Which tests apply (API.md, "A submission"):
+
+* notebooks: the API names of their assignment (:data:`ASSIGNMENT_APIS`, keyed by the
+  assignment folder name; an unknown folder falls back to the ``.py`` rule);
+* ``.py`` modules: every suite (test module) that grades at least one name the module
+  defines, all of that suite's tests; a saved model ``best_model_<dataset>.npz`` next to the
+  submission selects that threshold test;
+* a module named ``neural_net.py`` is its own group graded only by the stand-alone suite
+  (:data:`STANDALONE_SUITE`), so that its ``TwoLayerNet`` never meets the modular one; in
+  every other module ``TwoLayerNet`` is the modular net and the stand-alone suite is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnkit.loader import Submission, load_submission
+from nnkit.results import SubmissionResult
+
+GRADING_TESTS = Path(__file__).resolve().parent.parent / "grading_tests"
+STANDALONE_SUITE = "test_neural_net"
+THRESHOLD_SUITE = "test_thresholds"
+MODEL_FILE = "best_model_{}.npz"
+
+_FC_LAYERS = (
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "softmax_loss",
+    "svm_loss",
+    "mse_loss",
+)
+
+#: assignment folder name -> API names graded for its notebooks (the one table).
+ASSIGNMENT_APIS: dict[str, tuple[str, ...]] = {
+    "two_layer_net": ("TwoLayerNet", "best_model_digits"),
+    "fully_connected": (
+        *_FC_LAYERS,
+        "TwoLayerNet",
+        "FullyConnectedNet",
+        "sgd",
+        "sgd_momentum",
+        "rmsprop",
+        "adam",
+        "batchnorm_forward",
+        "batchnorm_backward",
+        "batchnorm_backward_alt",
+        "layernorm_forward",
+        "layernorm_backward",
+        "dropout_forward",
+        "dropout_backward",
+        "best_model_digits",
+        "best_model_diabetes",
+    ),
+    "convnets": (
+        "conv_forward_naive",
+        "conv_backward_naive",
+        "max_pool_forward_naive",
+        "max_pool_backward_naive",
+        "conv_relu_forward",
+        "conv_relu_backward",
+        "conv_relu_pool_forward",
+        "conv_relu_pool_backward",
+        "ThreeLayerConvNet",
+        "spatial_batchnorm_forward",
+        "spatial_batchnorm_backward",
+        "spatial_groupnorm_forward",
+        "spatial_groupnorm_backward",
+    ),
+}
+#: assignments whose notebooks define the stand-alone TwoLayerNet
+STANDALONE_ASSIGNMENTS = frozenset({"two_layer_net"})
+
+
+@dataclass
+class Plan:
+    """What to grade: submission groups and which collected tests apply."""
+
+    groups: dict[str, Submission] = field(default_factory=dict)  # "main", "neural_net"
+    assignment: str | None = None
+    paths: list[Path] = field(default_factory=list)
+
+    def group_for(self, module: str) -> str:
+        """Which group's worker a suite module talks to."""
+        if module == STANDALONE_SUITE and "neural_net" in self.groups:
+            return "neural_net"
+        return "main"
+
+    def model_files(self) -> set[str]:
+        """Names of saved-model files next to the submission."""
+        dirs = {p if p.is_dir() else p.parent for p in self.paths}
+        return {f.name for d in dirs if d.is_dir() for f in d.glob("best_model_*.npz")}
+
+    def selector(self, module_apis: dict[str, set[str]]) -> Callable[[str, str], bool]:
+        """``keep(module, api)`` for the collected tests (module stem -> its API names)."""
+        models = self.model_files()
+        if self.assignment is not None:
+            allowed = set(ASSIGNMENT_APIS[self.assignment])
+            standalone = self.assignment in STANDALONE_ASSIGNMENTS
+
+            def keep_nb(module: str, api: str) -> bool:
+                if api not in allowed:
+                    return False
+                if api == "TwoLayerNet":
+                    return (module == STANDALONE_SUITE) == standalone
+                return True
+
+            return keep_nb
+        main = self.groups.get("main")
+        main_names = main.names if main is not None and main.paths else set()
+        has_nn = "neural_net" in self.groups
+        suites = {
+            m for m, apis in module_apis.items()
+            if m not in (STANDALONE_SUITE, THRESHOLD_SUITE) and apis & main_names
+        }
+
+        def keep_py(module: str, api: str) -> bool:
+            if module == STANDALONE_SUITE:
+                return has_nn
+            if module == THRESHOLD_SUITE:
+                return MODEL_FILE.format(api.removeprefix("best_model_")) in models
+            return module in suites
+
+        return keep_py
+
+
+def detect_assignment(sub: Submission) -> str | None:
+    """The assignment of a notebook submission: the nearest folder named like one."""
+    for p in sub.paths:
+        for parent in p.resolve().parents:
+            if parent.name in ASSIGNMENT_APIS:
+                return parent.name
+    return None
+
+
+def make_plan(paths: str | Path | Sequence[str | Path]) -> Plan:
+    """Load the submission(s) at ``paths`` into groups and decide what applies."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    plist = [Path(p) for p in paths]
+    probe = load_submission(plist)
+    plan = Plan(paths=plist)
+    if probe.kind == "notebook":
+        plan.groups["main"] = probe
+        plan.assignment = detect_assignment(probe)
+        return plan
+    nn = [p for p in probe.paths if p.stem == "neural_net"]
+    rest = [p for p in probe.paths if p.stem != "neural_net"]
+    plan.groups["main"] = load_submission(rest) if rest else Submission(paths=[])
+    if nn:
+        plan.groups["neural_net"] = load_submission(nn)
+    return plan
+
+
+class _Collector:
+    """Receives the plugin's result at the end of the in-process pytest run."""
+
+    def __init__(self) -> None:
+        self.result: SubmissionResult | None = None
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        from nnkit.pytest_plugin import RESULT_KEY
+
+        self.result = config.stash.get(RESULT_KEY, None)
+
+
+def grade(
+    submission_paths: str | Path | Sequence[str | Path],
+    student_id: str = "anonymous",
+    timeout: float = 5.0,
+    tests_dir: str | Path | None = None,
+    extra_args: Sequence[str] = (),
+    no_loops: Sequence[str] = (),
+    quiet: bool = True,
+) -> SubmissionResult:
+    """Grade one submission; never raises for anything the submission does."""
+    import pytest
+
+    if isinstance(submission_paths, str | Path):
+        submission_paths = [submission_paths]
+    tests = Path(tests_dir) if tests_dir else GRADING_TESTS
+    args = [str(tests), "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=no", "-q",
+            "--no-header", "--assert=plain", "--student", student_id,
+            "--nnkit-timeout", str(timeout)]
+    for p in submission_paths:
+        args += ["--submission", str(Path(p).resolve())]
+    for n in no_loops:
+        args += ["--nnkit-no-loops", n]
+    args += list(extra_args)
+    collector = _Collector()
+    start = time.monotonic()
+    sink = io.StringIO()
+    cwd = os.getcwd()
+    try:
+        with contextlib.ExitStack() as stack:
+            if quiet:
+                stack.enter_context(contextlib.redirect_stdout(sink))
+            code = pytest.main(args, plugins=[collector])
+    finally:
+        os.chdir(cwd)
+    result = collector.result
+    if result is None:
+        result = SubmissionResult(student=student_id)
+        result.messages.append(f"grading did not complete (pytest exit code {int(code)})")
+        tail = sink.getvalue().strip().splitlines()[-5:]
+        result.messages += tail
+    result.execution_time = time.monotonic() - start
+    return result
+
+
+def result_for(paths: Any, student_id: str = "anonymous", **kw: Any) -> dict[str, Any]:
+    """Convenience: the Gradescope dict of :func:`grade`."""
+    return grade(paths, student_id, **kw).to_gradescope()
+
+
+# ---------------------------------------------------------------- command line
+
+
+def add_arguments(parser: Any) -> None:
+    """``nnkit grade PATH [--student ID] [--format ...] [--timeout S]`` (+ batch options)."""
+    parser.conflict_handler = "resolve"
+    parser.add_argument("path", type=Path, nargs="+",
+                        help="notebook(s), .py module(s) or a folder of one submission; or a "
+                             "submitted/ folder of a class (batch mode)")
+    parser.add_argument("--student", default="anonymous", help="student id (seeds the inputs)")
+    parser.add_argument("--format", choices=("gradescope", "table", "json"), default="table")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="wall-clock limit of one call into the submission (default 5 s)")
+    parser.add_argument("--no-loops", action="append", default=[], metavar="API",
+                        help="exercise that must be vectorised (policy), repeatable")
+    with contextlib.suppress(ImportError):
+        from nnkit.batch import cli as batch_cli
+
+        batch_cli.add_arguments(parser)
+
+
+def run(args: Any) -> int:
+    """Grade one submission and print it; a class folder goes to batch mode."""
+    paths: list[Path] = list(args.path)
+    if len(paths) == 1:
+        with contextlib.suppress(ImportError):
+            from nnkit.batch import cli as batch_cli
+            from nnkit.batch.discover import is_batch_root
+
+            if is_batch_root(paths[0]):
+                return int(batch_cli.run(args, paths[0]))
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"nnkit grade: no such file: {missing[0]}")
+        return 2
+    timeout = 5.0 if args.timeout is None else float(args.timeout)
+    result = grade(paths, args.student, timeout=timeout, no_loops=args.no_loops)
+    if args.format == "gradescope":
+        print(result.to_json(gradescope=True))
+    elif args.format == "json":
+        print(result.to_json())
+    else:
+        print(result.to_table())
+    return 0

@@ -1,0 +1,617 @@
+"""Trusted side of the sandbox: :class:`Worker` runs student code in a child process.
+
+The child is ``python -I -S`` (no site, no environment variables from us except a minimal
+set) with an explicit ``sys.path``: the stdlib, a private directory exposing only numpy and
+nnlib, the runtime directory holding the worker program, and its temporary working
+directory (a copy of the submission). ``reference``, ``grading_tests`` and ``nnkit`` are not
+importable there. Requests and replies travel over two dedicated pipes in the data-only
+format of :mod:`nnkit.sandbox.protocol`; the child's stdout/stderr is a third pipe that the
+trusted side drains and caps. Nothing the child sends is ever unpickled.
+
+A call that hangs, crashes, exits, raises a BaseException, floods its output or sends an
+undecodable reply raises :class:`StudentError` and kills the child's whole process group
+(and any descendant); the next call starts a fresh child and reloads the definitions.
+An ordinary exception raised by student code also raises StudentError("exception") but
+keeps the (healthy) worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnkit.loader import LoadProblem, Source, Submission
+from nnkit.sandbox import protocol
+from nnkit.sandbox.limits import Limits, child_preexec, clean_env
+from nnkit.sandbox.protocol import FrameReader, ProtocolError, Ref
+
+KINDS = ("missing", "exception", "timeout", "crashed", "bad_return", "output_flood")
+
+
+class StudentError(Exception):
+    """A student call that failed; ``kind`` is one of :data:`KINDS`."""
+
+    def __init__(
+        self, kind: str, message: str, types: Sequence[str] = (), where: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.types = tuple(types)  # exception class names (MRO), for kind == "exception"
+        self.where = where  # last student frames, "file:line in func; ..."
+
+    def __str__(self) -> str:
+        return self.message
+
+    def raised(self, exc_name: str) -> bool:
+        """Whether the student raised ``exc_name`` (or a subclass), e.g. "ValueError"."""
+        return self.kind == "exception" and exc_name in self.types
+
+
+@dataclass
+class Reply:
+    """The decoded result of a call."""
+
+    value: Any = None
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    output: str = ""
+
+
+# ---------------------------------------------------------------- runtime directory
+
+_RUNTIME: Path | None = None
+
+
+def _runtime_dir() -> Path:
+    """A private directory: the worker program, the wire module, and pkgs/ (numpy, nnlib)."""
+    global _RUNTIME
+    if _RUNTIME is not None and _RUNTIME.exists():
+        return _RUNTIME
+    root = Path(tempfile.mkdtemp(prefix="nnkit-runtime-"))
+    here = Path(__file__).resolve().parent
+    rt = root / "runtime"
+    rt.mkdir()
+    shutil.copyfile(here / "worker.py", rt / "nnkit_worker.py")
+    shutil.copyfile(here / "protocol.py", rt / "nnkit_wire.py")
+    pkgs = root / "pkgs"
+    pkgs.mkdir()
+    import numpy
+
+    np_dir = Path(numpy.__file__).resolve().parent
+    (pkgs / "numpy").symlink_to(np_dir)
+    libs = np_dir.parent / "numpy.libs"
+    if libs.exists():
+        (pkgs / "numpy.libs").symlink_to(libs)
+    spec = importlib.util.find_spec("nnlib")
+    if spec is not None and spec.submodule_search_locations:
+        (pkgs / "nnlib").symlink_to(Path(list(spec.submodule_search_locations)[0]).resolve())
+    for p in (root, rt, pkgs):
+        p.chmod(0o755)
+    atexit.register(shutil.rmtree, root, True)
+    _RUNTIME = root
+    return root
+
+
+# ---------------------------------------------------------------- process helpers
+
+
+def _proc_table() -> dict[int, tuple[int, int, int, str]]:
+    """pid -> (ppid, pgrp, session, state) for every live process."""
+    out: dict[int, tuple[int, int, int, str]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        rest = data.rpartition(")")[2].split()
+        if len(rest) < 4:
+            continue
+        out[int(name)] = (int(rest[1]), int(rest[2]), int(rest[3]), rest[0])
+    return out
+
+
+def group_processes(pgid: int, root_pid: int | None = None) -> list[int]:
+    """Live (non-zombie) processes in the group/session ``pgid`` or below ``root_pid``."""
+    table = _proc_table()
+    found = {
+        pid for pid, (_, pg, sid, st) in table.items() if st != "Z" and pgid in (pg, sid)
+    }
+    if root_pid is not None:
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, *_rest) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        stack = [root_pid]
+        while stack:
+            p = stack.pop()
+            for c in children.get(p, []):
+                if table[c][3] != "Z" and c not in found:
+                    found.add(c)
+                stack.append(c)
+    found.discard(os.getpid())
+    return sorted(found)
+
+
+def kill_tree(pgid: int, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGKILL a process group, its session and every descendant, until none is left."""
+    root = proc.pid if proc is not None else pgid
+    for _ in range(200):
+        pids = group_processes(pgid, root)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, signal.SIGKILL)
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.02)
+        if not pids:
+            break
+        time.sleep(0.005)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+# ---------------------------------------------------------------- the worker
+
+
+class _Child:
+    """One running worker process and its pipes."""
+
+    def __init__(self, cmd: list[str], cwd: Path, limits: Limits) -> None:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [*cmd[:4], str(req_r), str(rep_w), *cmd[4:]],
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(req_r, rep_w),
+                cwd=cwd,
+                env=clean_env(cwd),
+                start_new_session=True,
+                preexec_fn=child_preexec(limits),
+                close_fds=True,
+            )
+        finally:
+            for fd in (req_r, rep_w, out_w):
+                os.close(fd)
+        self.req, self.rep, self.out = req_w, rep_r, out_r
+        for fd in (self.req, self.rep, self.out):
+            os.set_blocking(fd, False)
+        self.reader = FrameReader()
+        self.pid = self.proc.pid
+        self.closed = False
+
+    def kill(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        kill_tree(self.pid, self.proc)
+        for fd in (self.req, self.rep, self.out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def cpu_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                rest = f.read().decode().rpartition(")")[2].split()
+            return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+
+class Worker:
+    """A sandboxed worker holding one submission's definitions.
+
+    ``sources`` is a :class:`~nnkit.loader.Submission` (preferred: its files are copied into
+    the working directory and its sibling-module aliases registered) or a list of
+    :class:`~nnkit.loader.Source`.
+    """
+
+    def __init__(
+        self,
+        sources: Submission | Sequence[Source],
+        timeout: float = 5.0,
+        limits: Limits | None = None,
+        load_timeout: float = 20.0,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        if isinstance(sources, Submission):
+            self.submission: Submission | None = sources
+            self.sources = list(sources.sources)
+            self.aliases = list(sources.aliases)
+            self.package = sources.package
+            self.files = list(sources.files)
+            self.load_problems: list[LoadProblem] = list(sources.problems)
+        else:
+            self.submission = None
+            self.sources = list(sources)
+            self.aliases, self.package, self.files = [], None, []
+            self.load_problems = []
+        self.timeout = float(timeout)
+        self.limits = limits or Limits()
+        self.load_timeout = load_timeout
+        self.startup_timeout = startup_timeout
+        self.generation = 0
+        self.restarts = 0
+        self._child: _Child | None = None
+        self._cwd: Path | None = None
+        self._bad_sources: set[int] = set()
+        self._reported: set[int] = set()
+        self._pending_drop: list[int] = []
+        self._closed = False
+        self._last_output = ""
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _workdir(self) -> Path:
+        if self._cwd is None or not self._cwd.exists():
+            self._cwd = Path(tempfile.mkdtemp(prefix="nnkit-work-"))
+            self._cwd.chmod(0o755)
+            for f in self.files:
+                with contextlib.suppress(OSError):
+                    if f.is_file():
+                        shutil.copy2(f, self._cwd / f.name)
+        return self._cwd
+
+    def start(self) -> None:
+        """Start the child (if needed) and load the definitions."""
+        if self._closed:
+            raise RuntimeError("worker is closed")
+        while self._child is None:
+            self._spawn()
+            if self._load():
+                return
+
+    def _spawn(self) -> None:
+        rt = _runtime_dir()
+        cwd = self._workdir()
+        cmd = [
+            sys.executable,
+            "-I",
+            "-S",
+            str(rt / "runtime" / "nnkit_worker.py"),
+            str(rt / "pkgs"),
+            str(rt / "runtime"),
+            str(cwd),
+        ]
+        self._child = _Child(cmd, cwd, self.limits)
+        self.generation += 1
+        self._pending_drop = []
+        try:
+            hdr, _ = self._exchange(None, [], self.startup_timeout)
+        except StudentError as e:
+            self._kill()
+            raise RuntimeError(f"the sandbox worker did not start: {e}") from None
+        if not hdr.get("ready"):
+            self._kill()
+            raise RuntimeError("the sandbox worker did not start")
+        self._request({"op": "init", "aliases": self.aliases, "package": self.package})
+
+    def _load(self) -> bool:
+        """Execute every definition; False if the child died (and was killed) meanwhile."""
+        for i, src in enumerate(self.sources):
+            if i in self._bad_sources:
+                continue
+            try:
+                self._request(
+                    {"op": "exec", "code": src.code, "filename": src.filename,
+                     "lineno": src.lineno},
+                    timeout=self.load_timeout,
+                )
+            except StudentError as e:
+                if i not in self._reported:
+                    self._reported.add(i)
+                    self.load_problems.append(LoadProblem(src.origin, f"{e.kind}: {e}"))
+                if self._child is None:  # fatal: skip this statement from now on
+                    self._bad_sources.add(i)
+                    return False
+        return True
+
+    def _kill(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+            self.restarts += 1
+
+    def close(self) -> None:
+        """Kill the child and remove the working directory."""
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+        self._closed = True
+        if self._cwd is not None:
+            shutil.rmtree(self._cwd, ignore_errors=True)
+            self._cwd = None
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's pid (= its process group id), if running."""
+        return self._child.pid if self._child is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._child is not None
+
+    def recycle_if_needed(self) -> bool:
+        """Restart the child between tests when it used half of its CPU-time budget."""
+        if self._child is not None and self._child.cpu_seconds() > self.limits.cpu_seconds / 2:
+            self._kill()
+            return True
+        return False
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Temporarily use another per-call timeout."""
+        old = self.timeout
+        self.timeout = float(seconds)
+        try:
+            yield
+        finally:
+            self.timeout = old
+
+    # ------------------------------------------------------------ transport
+
+    def _exchange(
+        self, header: dict[str, Any] | None, buffers: list[bytes], timeout: float
+    ) -> tuple[dict[str, Any], list[bytearray]]:
+        """Send one frame (unless None) and wait for the reply, enforcing every limit."""
+        child = self._child
+        assert child is not None
+        out_cap = self.limits.output_bytes
+        out_buf = bytearray()
+        out_total = 0
+        pending = memoryview(protocol.pack(header, buffers)) if header is not None else None
+        deadline = time.monotonic() + timeout
+        sel = selectors.DefaultSelector()
+        try:
+            sel.register(child.rep, selectors.EVENT_READ, "rep")
+            sel.register(child.out, selectors.EVENT_READ, "out")
+            if pending is not None:
+                sel.register(child.req, selectors.EVENT_WRITE, "req")
+            out_open = True
+            while True:
+                try:
+                    frame = child.reader.next()
+                except ProtocolError as e:
+                    self._kill()
+                    raise StudentError("bad_return", f"unreadable reply: {e}") from None
+                if frame is not None:
+                    self._last_output = out_buf.decode("utf-8", "replace")
+                    return frame
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._kill()
+                    raise StudentError("timeout", f"timed out after {timeout:.1f} s")
+                for key, _ in sel.select(min(left, 1.0)):
+                    tag = key.data
+                    if tag == "req" and pending is not None:
+                        try:
+                            n = os.write(child.req, pending[: 1 << 20])
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:
+                            sel.unregister(child.req)
+                            pending = None
+                            continue
+                        pending = pending[n:]
+                        if not pending:
+                            sel.unregister(child.req)
+                            pending = None
+                    elif tag == "out":
+                        try:
+                            chunk = os.read(child.out, 1 << 16)
+                        except BlockingIOError:
+                            continue
+                        if not chunk:
+                            sel.unregister(child.out)
+                            out_open = False
+                            continue
+                        out_total += len(chunk)
+                        if len(out_buf) < 8192:
+                            out_buf += chunk[: 8192 - len(out_buf)]
+                        if out_total > out_cap:
+                            self._kill()
+                            raise StudentError(
+                                "output_flood",
+                                f"printed more than {out_cap // 1024} KiB of output",
+                            )
+                    elif tag == "rep":
+                        try:
+                            chunk = os.read(child.rep, 1 << 20)
+                        except BlockingIOError:
+                            continue
+                        if not chunk:
+                            self._died(out_open)
+                        child.reader.feed(chunk)
+                        if len(child.reader.buf) > protocol.MAX_FRAME_BYTES:
+                            self._kill()
+                            raise StudentError("bad_return", "reply too large")
+        finally:
+            sel.close()
+
+    def _died(self, out_open: bool) -> None:
+        child = self._child
+        assert child is not None
+        try:
+            code = child.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        self._kill()
+        if code is None:
+            msg = "worker closed its reply channel"
+        elif code < 0:
+            msg = f"worker crashed (signal {-code}, {_signal_name(-code)})"
+        else:
+            msg = f"worker exited with status {code}"
+        raise StudentError("crashed", msg)
+
+    def _request(
+        self,
+        header: dict[str, Any],
+        buffers: list[bytes] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[dict[str, Any], list[bytearray]]:
+        if self._child is None:
+            self.start()
+        if self._pending_drop:
+            header = dict(header, drop=self._pending_drop)
+            self._pending_drop = []
+        hdr, bufs = self._exchange(header, buffers or [], timeout or self.timeout)
+        if not hdr.get("ok"):
+            kind = hdr.get("kind")
+            kind = kind if kind in KINDS else "bad_return"
+            message = str(hdr.get("message", ""))[:2000]
+            types = [str(t) for t in hdr.get("types", []) if isinstance(t, str)][:20]
+            where = str(hdr.get("where", ""))[:1000]
+            if hdr.get("fatal") or kind not in ("exception", "missing", "bad_return"):
+                self._kill()
+            raise StudentError(kind, message, types, where)
+        return hdr, bufs
+
+    # ------------------------------------------------------------ values
+
+    def _encode_args(self, args: Any) -> tuple[Any, list[bytes]]:
+        self._check_refs(args)
+        try:
+            return protocol.encode(args)
+        except ProtocolError as e:
+            raise TypeError(f"cannot send to the worker: {e}") from None
+
+    def _check_refs(self, v: Any) -> None:
+        if isinstance(v, Ref):
+            if v.generation != self.generation or self._child is None:
+                raise StudentError(
+                    "crashed",
+                    "object lost: the worker was restarted after an earlier failure",
+                )
+        elif isinstance(v, list | tuple):
+            for x in v:
+                self._check_refs(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                self._check_refs(x)
+
+    def _make_ref(self, rid: int) -> Ref:
+        ref = Ref(rid, self.generation)
+        gen = self.generation
+        drop = self._pending_drop
+
+        def _release(rid: int = rid) -> None:
+            if self.generation == gen and self._pending_drop is drop:
+                drop.append(rid)
+
+        weakref.finalize(ref, _release)
+        return ref
+
+    def _decode(self, tree: Any, bufs: list[bytearray]) -> Any:
+        try:
+            return protocol.decode(tree, bufs, self._make_ref)
+        except (ProtocolError, RecursionError, ValueError, TypeError) as e:
+            self._kill()
+            raise StudentError("bad_return", f"returned something that is not data ({e})") from None
+
+    def _invoke(self, header: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                echo: bool) -> Reply:
+        if self._child is None:
+            self.start()
+        tree, bufs = self._encode_args([list(args), kwargs])
+        header = dict(header, args=tree["v"][0], kwargs=tree["v"][1], echo=bool(echo))
+        hdr, rbufs = self._request(header, bufs)
+        reply = Reply(output=self._last_output)
+        reply.value = self._decode(hdr.get("value"), rbufs)
+        reply.warnings = [str(w) for w in hdr.get("warnings", []) if isinstance(w, str)][:20]
+        if echo:
+            ech = self._decode(hdr.get("echo"), rbufs)
+            if not (isinstance(ech, list) and len(ech) == 2 and isinstance(ech[1], dict)):
+                self._kill()
+                raise StudentError("bad_return", "malformed argument echo")
+            reply.args, reply.kwargs = list(ech[0]), ech[1]
+        return reply
+
+    # ------------------------------------------------------------ public ops
+
+    def call(self, name: str, *args: Any, keep: Sequence[int] = (), echo_args: bool = False,
+             **kwargs: Any) -> Reply:
+        """Call the submission's function ``name``; ``keep``: tuple indices kept as Refs."""
+        return self._invoke({"op": "call", "name": name, "keep": list(keep)}, args, kwargs,
+                            echo_args)
+
+    def new(self, cls_name: str, *args: Any, **kwargs: Any) -> Ref:
+        """Construct a student object; it stays in the worker."""
+        value = self._invoke({"op": "new", "name": cls_name}, args, kwargs, False).value
+        assert isinstance(value, Ref)
+        return value
+
+    def method(self, ref: Ref, name: str, *args: Any, keep: Sequence[int] = (),
+               echo_args: bool = False, **kwargs: Any) -> Reply:
+        """Call ``ref.name(*args, **kwargs)`` in the worker."""
+        self._check_refs(ref)
+        return self._invoke({"op": "method", "ref": ref.id, "name": name, "keep": list(keep)},
+                            args, kwargs, echo_args)
+
+    def getattr(self, ref: Ref | None, attr: str) -> Any:
+        """Read an attribute of a worker object (``None``: a module-level name)."""
+        if ref is not None:
+            self._check_refs(ref)
+        return self._invoke(
+            {"op": "getattr", "ref": None if ref is None else ref.id, "name": attr}, (), {},
+            False,
+        ).value
+
+    def setattr(self, ref: Ref, attr: str, value: Any) -> None:
+        """Set an attribute of a worker object (e.g. ``params``)."""
+        self._check_refs(ref)
+        self._invoke({"op": "setattr", "ref": ref.id, "name": attr}, (value,), {}, False)
+
+    def seed(self, s: int) -> None:
+        """``np.random.seed(s)`` (and ``random.seed``) in the worker."""
+        self._request({"op": "seed", "seed": int(s)})
+
+    def has(self, name: str) -> bool:
+        """Whether the loaded submission defines ``name``."""
+        hdr, _ = self._request({"op": "has", "name": name})
+        return hdr.get("value") is True
+
+    def ping(self) -> None:
+        """Round trip (starts the worker if needed)."""
+        self._request({"op": "ping"})

@@ -1,0 +1,260 @@
+"""The program run in the sandboxed child process (stdlib + numpy only).
+
+Started by :class:`nnkit.sandbox.client.Worker` as
+``python -I -S <runtime>/nnkit_worker.py REQ_FD REP_FD PATH...``: no site, no environment,
+an explicit ``sys.path`` (stdlib, a directory exposing only numpy and nnlib, the runtime
+directory, the working directory). It executes the submission's definitions into one
+module namespace and answers requests over the two pipe file descriptors with the
+data-only wire format of ``nnkit_wire`` (a copy of ``nnkit/sandbox/protocol.py``).
+Its own stdout/stderr are a capped pipe read by the trusted side, never the protocol channel.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    _REQ, _REP = int(sys.argv[1]), int(sys.argv[2])
+    for _p in sys.argv[3:]:
+        if _p not in sys.path:
+            sys.path.append(_p)
+
+import ast  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import traceback  # noqa: E402
+import types  # noqa: E402
+import warnings  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import nnkit_wire as wire  # noqa: E402  (the runtime copy of protocol.py)
+
+_np_seed = np.random.seed
+_write_frame = wire.write_frame
+_encode = wire.encode
+_decode = wire.decode
+_ProtocolError = wire.ProtocolError
+_compile = compile
+_exec = exec
+_os_exit = os._exit
+_OWN_FILES = {os.path.abspath(__file__), os.path.abspath(wire.__file__)}
+_MAX_MSG = 2000
+
+
+class _State:
+    def __init__(self) -> None:
+        self.module = types.ModuleType("submission")
+        self.ns: dict[str, Any] = self.module.__dict__
+        self.refs: dict[int, Any] = {}
+        self.by_obj: dict[int, int] = {}
+        self.next_id = 1
+
+    def keep(self, obj: Any) -> int:
+        rid = self.by_obj.get(id(obj))
+        if rid is not None and self.refs.get(rid) is obj:
+            return rid
+        rid = self.next_id
+        self.next_id += 1
+        self.refs[rid] = obj
+        self.by_obj[id(obj)] = rid
+        return rid
+
+    def ref_of(self, obj: Any) -> int | None:
+        rid = self.by_obj.get(id(obj))
+        if rid is not None and self.refs.get(rid) is obj:
+            return rid
+        return None
+
+    def get(self, rid: int) -> Any:
+        try:
+            return self.refs[rid]
+        except KeyError:
+            raise _ProtocolError(f"unknown object reference {rid}") from None
+
+    def drop(self, ids: list[int]) -> None:
+        for rid in ids:
+            obj = self.refs.pop(rid, None)
+            if obj is not None:
+                self.by_obj.pop(id(obj), None)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_MSG else text[:_MAX_MSG] + " ..."
+
+
+def _student_trace(exc: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename not in _OWN_FILES]
+    return "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in frames[-3:])
+
+
+def _exc_message(exc: BaseException) -> str:
+    try:
+        msg = str(exc)
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        msg = "<unprintable>"
+    return _short(f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__)
+
+
+def _exc_types(exc: BaseException) -> list[str]:
+    return [c.__name__ for c in type(exc).__mro__ if c is not object]
+
+
+def _reply(header: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+    _write_frame(_REP, header, buffers or [])
+
+
+def _run(st: _State, fn: Any, args: list[Any], kwargs: dict[str, Any], req: dict[str, Any]) -> None:
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
+        for w in rec[:20]:
+            caught.append(_short(f"{w.category.__name__}: {w.message}"))
+    keep = req.get("keep") or []
+    if req.get("keep_all"):
+        result = wire.Ref(st.keep(result))
+    elif keep:
+        if not isinstance(result, tuple):
+            raise _BadReturn(f"expected a tuple, got {type(result).__name__}")
+        items = list(result)
+        for i in keep:
+            if not -len(items) <= i < len(items):
+                raise _BadReturn(f"expected a tuple with an element {i}, got {len(items)}")
+            items[i] = wire.Ref(st.keep(items[i]))
+        result = tuple(items)
+    tree: dict[str, Any] = {"ok": True, "warnings": caught}
+    try:
+        tree["value"], bufs = _encode(result)
+        if req.get("echo"):
+            echo, ebufs = _encode([args, kwargs], ref_of=st.ref_of)
+            # renumber echo buffers after the result's buffers
+            tree["echo"] = _shift(echo, len(bufs))
+            bufs = bufs + ebufs
+    except _ProtocolError as e:
+        raise _BadReturn(str(e)) from None
+    except RecursionError:
+        raise _BadReturn("value nested too deeply") from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _reply(tree, bufs)
+
+
+def _shift(node: Any, k: int) -> Any:
+    if isinstance(node, dict):
+        out = {key: _shift(v, k) if key in ("v",) else v for key, v in node.items()}
+        if "b" in node:
+            out["b"] = node["b"] + k
+        return out
+    if isinstance(node, list):
+        return [_shift(x, k) for x in node]
+    return node
+
+
+class _BadReturn(Exception):
+    pass
+
+
+def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
+    op = req.get("op")
+    st.drop(req.get("drop") or [])
+    if op == "init":
+        mod = st.module
+        mod.__package__ = req.get("package") or "submission"
+        sys.modules["submission"] = mod
+        for alias in req.get("aliases") or []:
+            sys.modules[alias] = mod
+            head, _, tail = alias.rpartition(".")
+            if head:
+                st.ns.setdefault(tail, mod)
+        if req.get("package"):
+            mod.__path__ = []  # type: ignore[attr-defined]
+        _reply({"ok": True, "pid": os.getpid()})
+        return
+    if op == "exec":
+        try:
+            tree = ast.parse(req["code"], filename=req.get("filename", "<submission>"))
+            ast.increment_lineno(tree, int(req.get("lineno", 1)) - 1)
+            _exec(_compile(tree, req.get("filename", "<submission>"), "exec"), st.ns)
+        except Exception as e:  # noqa: BLE001 - reported as a load problem
+            _reply({"ok": False, "kind": "exception", "message": _exc_message(e)})
+            return
+        sys.stdout.flush()
+        _reply({"ok": True})
+        return
+    if op == "ping":
+        _reply({"ok": True})
+        return
+    args_tree = req.get("args", {"t": "list", "v": []})
+    kw_tree = req.get("kwargs", {"t": "dict", "k": [], "v": []})
+    if op in ("call", "new", "method", "setattr"):
+        args = _decode(args_tree, bufs, st.get)
+        kwargs = _decode(kw_tree, bufs, st.get)
+    else:
+        args, kwargs = [], {}
+    name = req.get("name", "")
+    if op == "has":
+        _reply({"ok": True, "value": name in st.ns})
+        return
+    if op == "seed":
+        _np_seed(int(req["seed"]))
+        random.seed(int(req["seed"]))
+        _reply({"ok": True, "value": None})
+        return
+    if op in ("call", "new"):
+        if name not in st.ns:
+            _reply({"ok": False, "kind": "missing", "message": f"{name} is not defined in the submission"})
+            return
+        fn = st.ns[name]
+        if op == "new":
+            req = dict(req, keep_all=True)
+        _run(st, fn, list(args), dict(kwargs), req)
+        return
+    if op == "method":
+        obj = st.get(req["ref"])
+        fn = getattr(obj, name)
+        _run(st, fn, list(args), dict(kwargs), req)
+        return
+    if op == "getattr":
+        obj = st.get(req["ref"]) if req.get("ref") is not None else st.module
+        _run(st, lambda: getattr(obj, name), [], {}, req)
+        return
+    if op == "setattr":
+        obj = st.get(req["ref"])
+        setattr(obj, name, args[0])
+        _reply({"ok": True, "value": None})
+        return
+    raise _ProtocolError(f"unknown op {op!r}")
+
+
+def main() -> None:
+    st = _State()
+    reader = wire.FrameReader()
+    _reply({"ok": True, "ready": True, "pid": os.getpid()})
+    while True:
+        try:
+            req, bufs = wire.read_frame(_REQ, reader)
+        except EOFError:
+            _os_exit(0)
+        try:
+            _handle(st, req, bufs)
+        except _BadReturn as e:
+            _reply({"ok": False, "kind": "bad_return", "message": _short(str(e))})
+        except _ProtocolError as e:
+            _reply({"ok": False, "kind": "bad_return", "message": _short(f"protocol: {e}")})
+        except SystemExit as e:
+            _reply({"ok": False, "kind": "crashed", "message": f"called sys.exit({e.code!r})",
+                    "fatal": True})
+            _os_exit(0)
+        except Exception as e:  # noqa: BLE001 - the student's exception, reported
+            _reply({"ok": False, "kind": "exception", "message": _exc_message(e),
+                    "types": _exc_types(e), "where": _student_trace(e)})
+        except BaseException as e:  # noqa: BLE001 - KeyboardInterrupt & co: fatal
+            _reply({"ok": False, "kind": "exception", "message": _exc_message(e),
+                    "types": _exc_types(e), "fatal": True})
+            _os_exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,438 @@
+"""Submission loader: notebooks or ``.py`` modules -> definition sources.
+
+Only definitions are taken: imports, function and class definitions and constant
+assignments (a name bound to literals or simple expressions of constants, e.g.
+``EPS = 1e-5``). Everything else (training loops, calls, prints, IPython magics) is dropped.
+A cell that does not parse is reported and skipped; the rest still loads.
+
+Several files form one submission and are loaded into ONE namespace, in dependency order.
+Imports of sibling submission modules (``from .layers import *``,
+``from reference.layers import affine_forward``, ``import layers``) are resolved to that
+namespace by the worker, which registers the sibling module names (``Submission.aliases``)
+as aliases of it. So ``reference/*.py`` can be graded as a multi-file submission.
+
+The loader never executes the code it reads (only ``ast``); :func:`import_notebook` is the
+in-process helper for students (a later notebook importing an earlier one's definitions).
+It imports only the standard library (plus nbformat when available) so that a copy of it
+can ship with the student library.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: name of the shared namespace module inside the worker
+NAMESPACE = "submission"
+IMPORT_NOTEBOOK = "import_notebook"
+
+_SAFE_CALLS = frozenset(
+    {
+        "float",
+        "int",
+        "complex",
+        "bool",
+        "str",
+        "tuple",
+        "frozenset",
+        "float16",
+        "float32",
+        "float64",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "dtype",
+    }
+)
+_CELL_MAGIC_BODY_IS_PYTHON = ("%%time", "%%timeit", "%%capture")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One kept top-level statement: its code and where it came from."""
+
+    origin: str  # e.g. "layers.ipynb, cell 4" or "layers.py"
+    code: str
+    filename: str = "<submission>"
+    lineno: int = 1  # line of ``code``'s first line in ``filename`` (or the cell)
+    names: tuple[str, ...] = ()  # names this statement binds
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A part of the submission that could not be loaded (reported, then skipped)."""
+
+    origin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.message}"
+
+
+@dataclass
+class Submission:
+    """The definitions of one submission, ready to be sent to a worker."""
+
+    paths: list[Path]
+    sources: list[Source] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    package: str | None = None
+    kind: str = "module"  # "notebook" or "module"
+
+    @property
+    def names(self) -> set[str]:
+        """Every top-level name the submission defines."""
+        return {n for s in self.sources for n in s.names}
+
+    @property
+    def files(self) -> list[Path]:
+        """The submitted files (copied into the worker's working directory)."""
+        return list(self.paths)
+
+    @property
+    def stems(self) -> list[str]:
+        return [p.stem for p in self.paths]
+
+
+# ---------------------------------------------------------------- statement filter
+
+
+def _is_const_expr(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _is_const_expr(node.value) and not isinstance(node.value, ast.Call)
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return all(_is_const_expr(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is not None and _is_const_expr(k) for k in node.keys) and all(
+            _is_const_expr(v) for v in node.values
+        )
+    if isinstance(node, ast.UnaryOp):
+        return _is_const_expr(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_const_expr(node.left) and _is_const_expr(node.right)
+    if isinstance(node, ast.BoolOp):
+        return all(_is_const_expr(v) for v in node.values)
+    if isinstance(node, ast.Compare):
+        return _is_const_expr(node.left) and all(_is_const_expr(c) for c in node.comparators)
+    if isinstance(node, ast.Call):
+        f = node.func
+        fname = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+        if fname not in _SAFE_CALLS:
+            return False
+        if isinstance(f, ast.Attribute) and not _is_const_expr(f.value):
+            return False
+        return all(_is_const_expr(a) for a in node.args) and all(
+            _is_const_expr(k.value) for k in node.keywords
+        )
+    return False
+
+
+def _target_names(t: ast.AST) -> list[str] | None:
+    if isinstance(t, ast.Name):
+        return [t.id]
+    if isinstance(t, ast.Tuple | ast.List):
+        out: list[str] = []
+        for e in t.elts:
+            sub = _target_names(e)
+            if sub is None:
+                return None
+            out += sub
+        return out
+    return None
+
+
+def _import_notebook_alias(node: ast.stmt) -> str | None:
+    """``NAME = import_notebook("X.ipynb")`` -> NAME (bound to the shared namespace)."""
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Call)
+    ):
+        f = node.value.func
+        fname = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+        if fname == IMPORT_NOTEBOOK:
+            return node.targets[0].id
+    return None
+
+
+def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
+    """Whether a top-level statement is a definition, and the names it binds."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return True, [node.name]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        if isinstance(node, ast.ImportFrom) and any(
+            a.name == IMPORT_NOTEBOOK for a in node.names
+        ):
+            return False, []  # the helper is a no-op when graded: one shared namespace
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            return False, []
+        names = []
+        for a in node.names:
+            if a.name == "*":
+                continue
+            names.append(a.asname or a.name.split(".")[0])
+        return True, names
+    if isinstance(node, ast.Assign):
+        names: list[str] = []
+        for t in node.targets:
+            sub = _target_names(t)
+            if sub is None:
+                return False, []
+            names += sub
+        return _is_const_expr(node.value), names
+    if isinstance(node, ast.AnnAssign):
+        if isinstance(node.target, ast.Name) and node.value is not None:
+            return _is_const_expr(node.value), [node.target.id]
+        return False, []
+    if isinstance(node, ast.Try):
+        names = []
+        for part in [node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers]]:
+            for st in part:
+                if isinstance(st, ast.Pass):
+                    continue
+                ok, sub = _keep(st)
+                if not ok:
+                    return False, []
+                names += sub
+        return True, names
+    return False, []
+
+
+_MAGIC_LINE = re.compile(r"^\s*[%!]")
+
+
+def _strip_magics(code: str) -> str | None:
+    """Blank out IPython line magics/shell lines; None for a non-Python cell magic."""
+    lines = code.split("\n")
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%"):
+        if not first.startswith(_CELL_MAGIC_BODY_IS_PYTHON):
+            return None
+        lines[0] = ""
+    out = []
+    for ln in lines:
+        s = ln.rstrip()
+        if _MAGIC_LINE.match(ln) or (s.endswith("?") and not s.lstrip().startswith("#")):
+            out.append("")
+        else:
+            out.append(ln)
+    return "\n".join(out)
+
+
+def extract_definitions(
+    code: str, origin: str, filename: str = "<submission>", line_offset: int = 0
+) -> tuple[list[Source], list[LoadProblem]]:
+    """Split one cell or module into kept top-level definition statements."""
+    stripped = _strip_magics(code)
+    if stripped is None:
+        return [], []
+    try:
+        tree = ast.parse(stripped, filename=filename)
+    except SyntaxError as e:
+        where = f" (line {e.lineno})" if e.lineno else ""
+        return [], [LoadProblem(origin, f"SyntaxError: {e.msg}{where}; cell skipped")]
+    lines = stripped.split("\n")
+    out: list[Source] = []
+    for node in tree.body:
+        alias = _import_notebook_alias(node)
+        if alias is not None:
+            src = f"import {NAMESPACE} as {alias}"
+            out.append(Source(origin, src, filename, node.lineno + line_offset, (alias,)))
+            continue
+        ok, names = _keep(node)
+        if not ok:
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        end = node.end_lineno or node.lineno
+        text = "\n".join(lines[start - 1 : end])
+        out.append(Source(origin, text, filename, start + line_offset, tuple(names)))
+    return out, []
+
+
+# ---------------------------------------------------------------- files
+
+
+def _read_notebook_cells(path: Path) -> list[tuple[str, str]]:
+    """(cell_type, source) of every cell; nbformat when available, else plain JSON."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(str(path), as_version=4)
+        return [(c.cell_type, c.source) for c in nb.cells]
+    except ImportError:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cells = []
+        for c in data.get("cells", []):
+            src = c.get("source", "")
+            cells.append((c.get("cell_type", ""), "".join(src) if isinstance(src, list) else src))
+        return cells
+
+
+def load_notebook(path: Path) -> tuple[list[Source], list[LoadProblem]]:
+    """Definitions of one notebook's code cells."""
+    sources: list[Source] = []
+    problems: list[LoadProblem] = []
+    try:
+        cells = _read_notebook_cells(path)
+    except Exception as e:  # noqa: BLE001 - any unreadable notebook is reported
+        return [], [LoadProblem(path.name, f"unreadable notebook: {type(e).__name__}: {e}")]
+    for i, (ctype, src) in enumerate(cells):
+        if ctype != "code":
+            continue
+        s, p = extract_definitions(src, f"{path.name}, cell {i}", f"{path.name}[cell {i}]")
+        sources += s
+        problems += p
+    return sources, problems
+
+
+def load_module(path: Path) -> tuple[list[Source], list[LoadProblem]]:
+    """Definitions of one ``.py`` module."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return [], [LoadProblem(path.name, f"unreadable file: {e}")]
+    s, p = extract_definitions(text, path.name, path.name)
+    if p:
+        p = [LoadProblem(x.origin, x.message.replace("cell skipped", "file skipped")) for x in p]
+    return s, p
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            nbs = sorted(
+                x for x in p.glob("*.ipynb") if ".ipynb_checkpoints" not in x.parts
+            )
+            pys = sorted(x for x in p.glob("*.py") if x.name != "__init__.py")
+            out += nbs or pys
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    uniq = []
+    for p in out:
+        r = p.resolve()
+        if r not in seen:
+            seen.add(r)
+            uniq.append(p)
+    return uniq
+
+
+def _sibling_deps(sources: list[Source], stems: set[str], package: str | None) -> set[str]:
+    deps: set[str] = set()
+    for s in sources:
+        try:
+            tree = ast.parse(s.code)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                parts = mod.split(".")
+                if node.level > 0 or (package and parts[0] == package):
+                    for name in [parts[-1]] + [a.name for a in node.names]:
+                        if name in stems:
+                            deps.add(name)
+                elif parts[0] in stems:
+                    deps.add(parts[0])
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    parts = a.name.split(".")
+                    for name in parts:
+                        if name in stems:
+                            deps.add(name)
+    return deps
+
+
+def load_submission(paths: str | Path | Sequence[str | Path]) -> Submission:
+    """Load a submission: notebook(s), ``.py`` module(s) or a folder of either."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files = _expand(paths)
+    sub = Submission(paths=files)
+    if not files:
+        sub.problems.append(LoadProblem("submission", "no notebook or .py file found"))
+        return sub
+    sub.kind = "notebook" if any(f.suffix == ".ipynb" for f in files) else "module"
+    per_file: dict[str, tuple[list[Source], list[LoadProblem]]] = {}
+    for f in files:
+        if not f.exists():
+            per_file[f.stem] = ([], [LoadProblem(f.name, "file not found")])
+        elif f.suffix == ".ipynb":
+            per_file[f.stem] = load_notebook(f)
+        else:
+            per_file[f.stem] = load_module(f)
+    stems = {f.stem for f in files}
+    parents = {f.resolve().parent for f in files if f.suffix == ".py"}
+    if len(parents) == 1:
+        parent = next(iter(parents))
+        if (parent / "__init__.py").exists() and parent.name.isidentifier():
+            sub.package = parent.name
+    # dependency order between files (stable; cycles keep the given order)
+    deps = {st: _sibling_deps(per_file[st][0], stems - {st}, sub.package) for st in per_file}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(st: str) -> None:
+        if state.get(st):
+            return
+        state[st] = 1
+        for d in sorted(deps[st]):
+            visit(d)
+        state[st] = 2
+        order.append(st)
+
+    for f in files:
+        visit(f.stem)
+    for st in order:
+        s, p = per_file[st]
+        sub.sources += s
+        sub.problems += p
+    aliases = sorted(st for st in stems if st.isidentifier())
+    if sub.package:
+        aliases += [sub.package] + [f"{sub.package}.{st}" for st in aliases]
+    sub.aliases = aliases
+    return sub
+
+
+# ---------------------------------------------------------------- students
+
+
+def import_notebook(path: str | Path, into: dict[str, Any] | None = None) -> types.ModuleType:
+    """Run an earlier notebook's definitions (only) and return them as a module.
+
+    For students, in their own kernel: ``layers = import_notebook("Layers.ipynb")``.
+    When graded, all notebooks of the assignment share one namespace, so this call is
+    replaced by a reference to that namespace. ``into`` (e.g. ``globals()``) receives the
+    public names too.
+    """
+    p = Path(path)
+    sources, problems = load_notebook(p) if p.suffix == ".ipynb" else load_module(p)
+    mod = types.ModuleType(p.stem)
+    mod.__file__ = str(p)
+    sys.modules.setdefault(p.stem, mod)
+    for prob in problems:
+        print(f"import_notebook: {prob}", file=sys.stderr)
+    for s in sources:
+        code = compile(
+            ast.increment_lineno(ast.parse(s.code), s.lineno - 1), s.filename, "exec"
+        )
+        exec(code, mod.__dict__)  # noqa: S102 - the student's own code in their own kernel
+    if into is not None:
+        into.update({k: v for k, v in vars(mod).items() if not k.startswith("_")})
+    return mod

@@ -1,0 +1,307 @@
+"""Fast convolution and max-pooling layers in pure numpy (no compile step).
+
+Same signatures and results as the naive layers of the assignment:
+
+- ``conv_forward_fast(x, w, b, conv_param) -> (out, cache)``,
+  ``conv_backward_fast(dout, cache) -> (dx, dw, db)``
+- ``max_pool_forward_fast(x, pool_param) -> (out, cache)``,
+  ``max_pool_backward_fast(dout, cache) -> dx``
+
+Convolution uses im2col: a strided view of the padded input is copied into a column matrix and
+multiplied with the filters by BLAS. Any stride and padding works (output sizes are floored, as
+in the naive layers when the division is exact). Max pooling handles any window and stride,
+including overlapping and non-tiling windows; its backward pass routes each upstream gradient
+to the first maximum of its window (row-major order), like the naive layer. The dtype of ``x``
+(float32 or float64) is preserved.
+
+Large scratch arrays are recycled through a small pool: numpy hands every fresh large array
+over to mmap, and touching new pages costs as much as the arithmetic here.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = [
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "max_pool_forward_fast",
+    "max_pool_backward_fast",
+]
+
+
+class _BufferPool:
+    """Recycles large arrays; an array is reused only once nothing but the pool refers to it."""
+
+    def __init__(self, max_bytes: int = 512 * 2**20, min_bytes: int = 2**16) -> None:
+        self.max_bytes = max_bytes
+        self.min_bytes = min_bytes
+        self._buffers: dict[tuple[str, tuple[int, ...], str], list[np.ndarray]] = {}
+
+    def get(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An array of ``shape``/``dtype``: zeros when new, else the contents left by its last use."""
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if nbytes < self.min_bytes:
+            return np.zeros(shape, dtype)
+        bucket = self._buffers.setdefault((key, shape, dtype.str), [])
+        for buf in bucket:
+            # References: the bucket list, getrefcount's argument and the loop variable.
+            if sys.getrefcount(buf) <= 3:
+                return buf
+        if self._nbytes() + nbytes > self.max_bytes:
+            self._drop_free()
+        buf = np.zeros(shape, dtype)
+        if self._nbytes() + nbytes <= self.max_bytes:
+            bucket.append(buf)
+        return buf
+
+    def _nbytes(self) -> int:
+        return sum(b.nbytes for bucket in self._buffers.values() for b in bucket)
+
+    def _drop_free(self) -> None:
+        for key, bucket in list(self._buffers.items()):
+            bucket[:] = [b for b in bucket if sys.getrefcount(b) > 3]
+            if not bucket:
+                del self._buffers[key]
+
+    def clear(self) -> None:
+        """Forget every pooled array."""
+        self._buffers.clear()
+
+
+_POOL = _BufferPool()
+_CHUNK_BYTES = 4 * 2**20
+
+
+def _padded(x: np.ndarray, pad: int) -> np.ndarray:
+    """x (N, C, H, W) zero-padded on both spatial sides: (N, C, H + 2 pad, W + 2 pad).
+
+    The pooled buffer keeps its zero border between calls; only the interior is rewritten.
+    """
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    xp = _POOL.get(f"pad{pad}", (N, C, H + 2 * pad, W + 2 * pad), x.dtype)
+    xp[:, :, pad : pad + H, pad : pad + W] = x
+    return xp
+
+
+def _windows(
+    xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int, writeable: bool = False
+) -> np.ndarray:
+    """View (N, C, HH, WW, Ho, Wo) of xp: [n, c, kh, kw, i, j] = xp[n, c, i s + kh, j s + kw].
+
+    Write through it only when windows do not overlap.
+    """
+    sN, sC, sH, sW = xp.strides
+    N, C = xp.shape[:2]
+    return as_strided(
+        xp,
+        shape=(N, C, HH, WW, Ho, Wo),
+        strides=(sN, sC, sH, sW, sH * stride, sW * stride),
+        writeable=writeable,
+    )
+
+
+def _conv_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int):
+    N, C, H, W = x_shape
+    F, Cw, HH, WW = w_shape
+    if C != Cw:
+        raise ValueError(f"x has {C} channels but w expects {Cw}")
+    if stride < 1 or pad < 0:
+        raise ValueError(f"need stride >= 1 and pad >= 0, got stride={stride}, pad={pad}")
+    Ho = 1 + (H + 2 * pad - HH) // stride
+    Wo = 1 + (W + 2 * pad - WW) // stride
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"filter {HH}x{WW} does not fit input {H}x{W} with pad {pad}")
+    return N, C, H, W, F, HH, WW, Ho, Wo
+
+
+def conv_forward_fast(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict[str, int]
+) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Convolution (cross-correlation) forward pass.
+
+    x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); conv_param: 'stride', 'pad'.
+    Returns out (N, F, Ho, Wo) with Ho = 1 + (H + 2 pad - HH) // stride (same for Wo), and a
+    cache for conv_backward_fast.
+    """
+    stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
+    N, C, H, W, F, HH, WW, Ho, Wo = _conv_sizes(x.shape, w.shape, stride, pad)
+    dtype = x.dtype
+    K = C * HH * WW
+    xp = _padded(x, pad)
+    cols = _POOL.get("cols", (N, K, Ho * Wo), dtype)
+    np.copyto(cols.reshape(N, C, HH, WW, Ho, Wo), _windows(xp, HH, WW, stride, Ho, Wo))
+    del xp
+    w2 = np.ascontiguousarray(w.reshape(F, K), dtype=dtype)
+    out = _POOL.get("conv_out", (N, F, Ho * Wo), dtype)
+    np.matmul(w2, cols, out=out)
+    out += np.asarray(b, dtype=dtype).reshape(1, F, 1)
+    cache = (x.shape, w2, w.shape, cols, stride, pad, Ho, Wo)
+    return out.reshape(N, F, Ho, Wo), cache
+
+
+def conv_backward_fast(
+    dout: np.ndarray, cache: tuple[Any, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convolution backward pass.
+
+    dout: (N, F, Ho, Wo); cache from conv_forward_fast.
+    Returns dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
+    """
+    x_shape, w2, w_shape, cols, stride, pad, Ho, Wo = cache
+    N, C, H, W = x_shape
+    F, _, HH, WW = w_shape
+    dtype = cols.dtype
+    K = C * HH * WW
+    dout = np.asarray(dout, dtype=dtype)
+    dout3 = np.ascontiguousarray(dout).reshape(N, F, Ho * Wo)
+
+    db = dout3.sum(axis=(0, 2))
+    dw_per_n = _POOL.get("dw", (N, F, K), dtype)
+    np.matmul(dout3, cols.transpose(0, 2, 1), out=dw_per_n)
+    dw = dw_per_n.sum(axis=0).reshape(w_shape)
+
+    if stride == 1:
+        dxp = _col2im_stride1(dout, w2, (N, C, H + 2 * pad, W + 2 * pad), HH, WW)
+    else:
+        dxp = _col2im(dout3, w2, (N, C, H + 2 * pad, W + 2 * pad), HH, WW, stride, Ho, Wo)
+    if pad == 0:
+        return dxp, dw, db
+    dx = _POOL.get("conv_dx", x_shape, dtype)
+    np.copyto(dx, dxp[:, :, pad : pad + H, pad : pad + W])
+    return dx, dw, db
+
+
+def _col2im(
+    dout3: np.ndarray,
+    w2: np.ndarray,
+    xp_shape: tuple[int, int, int, int],
+    HH: int,
+    WW: int,
+    stride: int,
+    Ho: int,
+    Wo: int,
+) -> np.ndarray:
+    """Gradient (N, C, Hp, Wp) of the padded input, from dout3 (N, F, Ho*Wo) and w2 (F, K)."""
+    N, C = xp_shape[:2]
+    dcols = _POOL.get("dcols", (N, w2.shape[1], Ho * Wo), dout3.dtype)
+    np.matmul(w2.T, dout3, out=dcols)
+    dcols6 = dcols.reshape(N, C, HH, WW, Ho, Wo)
+    dxp = _POOL.get("dxp", xp_shape, dout3.dtype)
+    if stride >= HH and stride >= WW and (stride * Ho, stride * Wo) == xp_shape[2:]:
+        # The windows tile the padded input: every element is written exactly once.
+        np.copyto(_windows(dxp, HH, WW, stride, Ho, Wo, writeable=True), dcols6)
+        return dxp
+    dxp.fill(0)
+    for kh in range(HH):
+        for kw in range(WW):
+            rows = slice(kh, kh + stride * Ho, stride)
+            dxp[:, :, rows, kw : kw + stride * Wo : stride] += dcols6[:, :, kh, kw]
+    return dxp
+
+
+def _col2im_stride1(
+    dout: np.ndarray, w2: np.ndarray, xp_shape: tuple[int, int, int, int], HH: int, WW: int
+) -> np.ndarray:
+    """_col2im for stride 1 with long contiguous inner loops.
+
+    dout (N, F, Ho, Wo) is widened with zero columns to (N, F, Ho, Wp). In the flattened padded
+    input, the element hit by output (i, j) through filter tap (kh, kw) is then
+    (i Wp + j) + (kh Wp + kw): every tap adds one contiguous slice. Samples are processed in
+    chunks whose columns stay in the CPU cache between the matmul and the additions.
+    """
+    N, F, Ho, Wo = dout.shape
+    _, C, Hp, Wp = xp_shape
+    K = w2.shape[1]
+    dtype = dout.dtype
+    # Columns Wo.. of the pooled buffer are zeros from its creation and never written.
+    wide = _POOL.get("dout_wide", (N, F, Ho, Wp), dtype)
+    wide[:, :, :, :Wo] = dout
+    wide3 = wide.reshape(N, F, Ho * Wp)
+    chunk = max(1, min(N, _CHUNK_BYTES // (K * Ho * Wp * dtype.itemsize)))
+    dcols = _POOL.get("dcols_wide", (chunk, K, Ho * Wp), dtype)
+    w2t = np.ascontiguousarray(w2.T)
+    dxp = _POOL.get("dxp", xp_shape, dtype)
+    flat_all = dxp.reshape(N, C, Hp * Wp)
+    length = (Ho - 1) * Wp + Wo
+    for n0 in range(0, N, chunk):
+        n1 = min(N, n0 + chunk)
+        taps = np.matmul(w2t, wide3[n0:n1], out=dcols[: n1 - n0])
+        taps = taps.reshape(n1 - n0, C, HH * WW, Ho * Wp)
+        flat = flat_all[n0:n1]
+        flat[:, :, :length] = taps[:, :, 0, :length]
+        flat[:, :, length:] = 0
+        for k in range(1, HH * WW):
+            start = (k // WW) * Wp + k % WW
+            flat[:, :, start : start + length] += taps[:, :, k, :length]
+    return dxp
+
+
+def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]):
+    N, C, H, W = x_shape
+    ph, pw = int(pool_param["pool_height"]), int(pool_param["pool_width"])
+    s = int(pool_param["stride"])
+    if s < 1 or ph < 1 or pw < 1 or ph > H or pw > W:
+        raise ValueError(f"pool {ph}x{pw} with stride {s} does not fit input {H}x{W}")
+    return N, C, H, W, ph, pw, s, 1 + (H - ph) // s, 1 + (W - pw) // s
+
+
+def max_pool_forward_fast(
+    x: np.ndarray, pool_param: dict[str, int]
+) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Max-pooling forward pass.
+
+    x: (N, C, H, W); pool_param: 'pool_height', 'pool_width', 'stride' (no padding).
+    Returns out (N, C, Ho, Wo) with Ho = 1 + (H - pool_height) // stride (same for Wo),
+    and a cache for max_pool_backward_fast.
+    """
+    N, C, H, W, ph, pw, s, Ho, Wo = _pool_sizes(x.shape, pool_param)
+    win = _windows(x, ph, pw, s, Ho, Wo)
+    out = _POOL.get("pool_out", (N, C, Ho, Wo), x.dtype)
+    np.copyto(out, win[:, :, 0, 0])
+    # arg = index (kh * pw + kw) of the first maximum; k grows, so "max(arg, k * bigger)"
+    # records the latest strict improvement (multiplications beat masked copies here).
+    index_type = np.min_scalar_type(ph * pw - 1)
+    arg = np.zeros((N, C, Ho, Wo), dtype=index_type)
+    bigger = np.empty((N, C, Ho, Wo), dtype=bool)
+    k_bigger = np.empty((N, C, Ho, Wo), dtype=index_type)
+    for k in range(1, ph * pw):
+        xk = win[:, :, k // pw, k % pw]
+        np.greater(xk, out, out=bigger)
+        np.multiply(bigger, index_type.type(k), out=k_bigger)
+        np.maximum(arg, k_bigger, out=arg)
+        np.maximum(out, xk, out=out)
+    return out, (x.shape, arg, ph, pw, s)
+
+
+def max_pool_backward_fast(dout: np.ndarray, cache: tuple[Any, ...]) -> np.ndarray:
+    """Max-pooling backward pass.
+
+    dout: (N, C, Ho, Wo); cache from max_pool_forward_fast. Returns dx (N, C, H, W); each
+    gradient goes to the first maximum of its window.
+    """
+    x_shape, arg, ph, pw, s = cache
+    N, C, H, W = x_shape
+    Ho, Wo = arg.shape[2:]
+    dx = _POOL.get("pool_dx", x_shape, dout.dtype)
+    if not (s == ph == pw and H == s * Ho and W == s * Wo):
+        dx.fill(0)  # some elements are in no window, or in several
+    overlap = s < ph or s < pw
+    hit = np.empty(arg.shape, dtype=bool)
+    routed = np.empty(arg.shape, dtype=dx.dtype)
+    for k in range(ph * pw):
+        kh, kw = divmod(k, pw)
+        target = dx[:, :, kh : kh + s * Ho : s, kw : kw + s * Wo : s]
+        np.equal(arg, k, out=hit)
+        if overlap:
+            np.multiply(dout, hit, out=routed)
+            target += routed
+        else:
+            np.multiply(dout, hit, out=target)
+    return dx

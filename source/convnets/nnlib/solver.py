@@ -1,0 +1,1 @@
+../../../nnlib/solver.py

@@ -1,0 +1,1 @@
+../../../nnlib/fast_layers.py

@@ -1,0 +1,1 @@
+../../../nnlib/gradient_check.py

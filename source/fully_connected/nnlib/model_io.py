@@ -1,0 +1,1 @@
+../../../nnlib/model_io.py
