@@ -26,7 +26,10 @@ def _tol(dtype: Any) -> str:
     return "f32" if np.dtype(dtype) == np.float32 else "f64"
 
 
-def _conv_inputs(rng: np.random.Generator, x_shape, w_shape, dtype):
+def _conv_inputs(
+    rng: np.random.Generator, x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtype: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, w, b of normal values."""
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
@@ -105,8 +108,16 @@ def test_conv_backward_numeric(student: Any, rng: np.random.Generator) -> None:
     args = [x, w, b, param]
     for index, name in enumerate(("dx", "dw", "db")):
         directional_check(
-            student, case, "conv_forward_naive", args, index, dout, grads[index],
-            "conv_backward_naive", rng, name,
+            student,
+            case,
+            "conv_forward_naive",
+            args,
+            index,
+            dout,
+            grads[index],
+            "conv_backward_naive",
+            rng,
+            name,
         )
 
 

@@ -44,12 +44,15 @@ def test_dropout_forward(student: Any, rng: np.random.Generator, spec: tuple) ->
     case = describe(x=x, p=p, mode=mode)
     out, _ = forward(student, case, "dropout_forward", x, dict(param))
     expected, _ = _ref_forward(x, param)
-    check_close(out, expected, "f32" if dtype == F32 else "f64", "dropout_forward out", case,
-                dtype=dtype)
+    check_close(
+        out, expected, "f32" if dtype == F32 else "f64", "dropout_forward out", case, dtype=dtype
+    )
 
 
-STAT_CASES = [("train mode without a seed: keep rate and scale", 0.8),
-              ("train mode without a seed: small p", 0.25)]
+STAT_CASES = [
+    ("train mode without a seed: keep rate and scale", 0.8),
+    ("train mode without a seed: small p", 0.25),
+]
 
 
 @pytest.mark.parametrize("p", graded("dropout_forward", STAT_CASES))
@@ -106,5 +109,6 @@ def test_dropout_backward(student: Any, rng: np.random.Generator, spec: tuple) -
     (dx,) = backward(student, case, "dropout_backward", dout, cache, 1)
     _, rcache = _ref_forward(x, param)
     expected = ref.dropout_backward(dout, rcache)
-    check_close(dx, expected, "f32" if dtype == F32 else "f64", "dropout_backward dx", case,
-                dtype=dtype)
+    check_close(
+        dx, expected, "f32" if dtype == F32 else "f64", "dropout_backward dx", case, dtype=dtype
+    )

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from grading_tests._support import (
-    TOLERANCES,
     NUMERIC_H,
+    TOLERANCES,
     as_scalar,
     call,
     check_close,
@@ -54,8 +54,9 @@ def _compare(
     check_close(dx, edx, "f32" if f32 else "f64", f"{name} dx", case, dtype=x.dtype)
 
 
-def _numeric(student: Any, name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
-             case: str) -> None:
+def _numeric(
+    student: Any, name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, case: str
+) -> None:
     """dx against a central difference of the student's own loss along a random direction."""
     _, dx = _run(student, case, name, x, y)
     if not isinstance(dx, np.ndarray) or dx.shape != x.shape:
@@ -68,8 +69,10 @@ def _numeric(student: Any, name: str, x: np.ndarray, y: np.ndarray, rng: np.rand
     err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8)
     tol = TOLERANCES["numeric"].rtol
     if not err <= tol:
-        fail(f"{name} dx [{case}]: disagrees with a numeric gradient of your loss: "
-             f"rel error {err:.2e} > {tol:.0e}")
+        fail(
+            f"{name} dx [{case}]: disagrees with a numeric gradient of your loss: "
+            f"rel error {err:.2e} > {tol:.0e}"
+        )
 
 
 SOFTMAX_CASES = [

@@ -58,8 +58,15 @@ def _random_params(
 class Pair:
     """The student's model (a Ref in the worker) and the reference model, same parameters."""
 
-    def __init__(self, student: Any, cls: str, kwargs: dict, case: str,
-                 rng: np.random.Generator, params: dict | None = None) -> None:
+    def __init__(
+        self,
+        student: Any,
+        cls: str,
+        kwargs: dict,
+        case: str,
+        rng: np.random.Generator,
+        params: dict | None = None,
+    ) -> None:
         self.student, self.cls, self.case = student, cls, case
         with np_seeded(0):
             self.ref = getattr(ref, cls)(**_ref_kwargs(kwargs))
@@ -88,8 +95,9 @@ class Pair:
         expected = self.ref.loss(X.copy())
         check_close(self.scores(X), expected, tol, f"{self.cls}.loss scores", self.case, dtype)
 
-    def check_loss(self, X: np.ndarray, y: np.ndarray, tol: str = "model",
-                   dtype: Any = None) -> tuple[Any, dict]:
+    def check_loss(
+        self, X: np.ndarray, y: np.ndarray, tol: str = "model", dtype: Any = None
+    ) -> tuple[Any, dict]:
         """Student loss and grads vs reference."""
         loss, grads = self.loss(X, y)
         eloss, egrads = self.ref.loss(X.copy(), y)
@@ -98,8 +106,9 @@ class Pair:
         return loss, grads
 
 
-def check_grads(grads: Any, expected: dict, tol: str, cls: str, case: str,
-                dtype: Any = None) -> None:
+def check_grads(
+    grads: Any, expected: dict, tol: str, cls: str, case: str, dtype: Any = None
+) -> None:
     """grads must be a dict keyed like the expected one, each entry close."""
     if not isinstance(grads, dict):
         fail(f"{cls}.loss [{case}]: grads is a {type(grads).__name__}, expected a dict")
@@ -123,12 +132,19 @@ def check_init(student: Any, cls: str, kwargs: dict, case: str, seed: int) -> No
         extra, missing = sorted(set(params) - set(expected)), sorted(set(expected) - set(params))
         fail(f"{cls} [{case}]: params keys differ (missing {missing}, unexpected {extra})")
     for name in sorted(expected):
-        check_close(params[name], expected[name], "f64", f"{cls} params[{name!r}]", case,
-                    dtype=expected[name].dtype)
+        check_close(
+            params[name],
+            expected[name],
+            "f64",
+            f"{cls} params[{name!r}]",
+            case,
+            dtype=expected[name].dtype,
+        )
 
 
-def numeric_check(pair: Pair, X: np.ndarray, y: np.ndarray, names: tuple[str, ...],
-                  rng: np.random.Generator) -> None:
+def numeric_check(
+    pair: Pair, X: np.ndarray, y: np.ndarray, names: tuple[str, ...], rng: np.random.Generator
+) -> None:
     """The student's gradients against central differences of the student's own loss."""
     params = {k: v.copy() for k, v in pair.ref.params.items()}
     _, grads = pair.loss(X, y)
@@ -150,12 +166,17 @@ def numeric_check(pair: Pair, X: np.ndarray, y: np.ndarray, names: tuple[str, ..
         err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8)
         tol = TOLERANCES["numeric"].rtol
         if not err <= tol:
-            fail(f"{pair.cls}.loss [{pair.case}]: grads[{name!r}] disagrees with a numeric "
-                 f"gradient of your loss: rel error {err:.2e} > {tol:.0e}")
+            fail(
+                f"{pair.cls}.loss [{pair.case}]: grads[{name!r}] disagrees with a numeric "
+                f"gradient of your loss: rel error {err:.2e} > {tol:.0e}"
+            )
     set_attr(pair.student, pair.case, pair.obj, "params", params)
 
 
-def _data(rng: np.random.Generator, shape: tuple[int, ...], classes: int):
+def _data(
+    rng: np.random.Generator, shape: tuple[int, ...], classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ~ N(0, 1) and labels."""
     return rng.standard_normal(shape), rng.integers(0, classes, size=shape[0])
 
 
@@ -169,8 +190,13 @@ TLN = {"input_dim": 12, "hidden_dim": 7, "num_classes": 4}
 @pytest.mark.grade("TwoLayerNet: initial parameters (shapes, zero biases, weight_scale draw)")
 def test_two_layer_init(student: Any, rng: np.random.Generator) -> None:
     """W1 then W2 drawn as weight_scale * randn; biases zero."""
-    check_init(student, "TwoLayerNet", dict(TLN, weight_scale=0.05), "D 12, H 7, C 4",
-               int(rng.integers(1, 10_000)))
+    check_init(
+        student,
+        "TwoLayerNet",
+        dict(TLN, weight_scale=0.05),
+        "D 12, H 7, C 4",
+        int(rng.integers(1, 10_000)),
+    )
 
 
 @pytest.mark.grade("TwoLayerNet: scores with given parameters")
@@ -192,8 +218,7 @@ def test_two_layer_loss(student: Any, rng: np.random.Generator) -> None:
 @pytest.mark.grade("TwoLayerNet: reg attribute read at each call")
 def test_two_layer_reg_attribute(student: Any, rng: np.random.Generator) -> None:
     """Setting model.reg after construction changes the loss."""
-    pair = Pair(student, "TwoLayerNet", dict(TLN, reg=0.0), "X (5, 12), reg set to 1.3 later",
-                rng)
+    pair = Pair(student, "TwoLayerNet", dict(TLN, reg=0.0), "X (5, 12), reg set to 1.3 later", rng)
     set_attr(student, pair.case, pair.obj, "reg", 1.3)
     pair.ref.reg = 1.3
     X, y = _data(rng, (5, 12), 4)
@@ -210,17 +235,26 @@ FC = {"hidden_dims": [6, 5], "input_dim": 8, "num_classes": 4, "dtype": "float64
 @pytest.mark.grade("FullyConnectedNet: initial parameters (batchnorm, float64)")
 def test_fc_init(student: Any, rng: np.random.Generator) -> None:
     """W/b per layer (W1 first), gammas ones and betas zeros, cast to dtype."""
-    check_init(student, "FullyConnectedNet",
-               dict(FC, normalization="batchnorm", weight_scale=0.1),
-               "hidden [6, 5], batchnorm, float64", int(rng.integers(1, 10_000)))
+    check_init(
+        student,
+        "FullyConnectedNet",
+        dict(FC, normalization="batchnorm", weight_scale=0.1),
+        "hidden [6, 5], batchnorm, float64",
+        int(rng.integers(1, 10_000)),
+    )
 
 
 @pytest.mark.grade("FullyConnectedNet: initial parameters (3 hidden layers, float32)")
 def test_fc_init_f32(student: Any, rng: np.random.Generator) -> None:
     """Parameters of dtype float32 by default."""
     kwargs = {"hidden_dims": [5, 4, 3], "input_dim": 6, "num_classes": 3, "weight_scale": 0.2}
-    check_init(student, "FullyConnectedNet", kwargs, "hidden [5, 4, 3], default float32",
-               int(rng.integers(1, 10_000)))
+    check_init(
+        student,
+        "FullyConnectedNet",
+        kwargs,
+        "hidden [5, 4, 3], default float32",
+        int(rng.integers(1, 10_000)),
+    )
 
 
 FC_LOSS_CASES = [
@@ -234,8 +268,12 @@ FC_LOSS_CASES = [
 
 @pytest.mark.parametrize(
     "extra",
-    [pytest.param(kw, marks=pytest.mark.grade(f"FullyConnectedNet: loss and gradients, {d}"),
-                  id=d) for d, kw in FC_LOSS_CASES],
+    [
+        pytest.param(
+            kw, marks=pytest.mark.grade(f"FullyConnectedNet: loss and gradients, {d}"), id=d
+        )
+        for d, kw in FC_LOSS_CASES
+    ],
 )
 def test_fc_loss(student: Any, rng: np.random.Generator, extra: dict) -> None:
     """loss(X, y) in train mode, with copied parameters, equals the reference's."""
@@ -255,8 +293,10 @@ FC_SCORE_CASES = [
 
 @pytest.mark.parametrize(
     "extra",
-    [pytest.param(kw, marks=pytest.mark.grade(f"FullyConnectedNet: scores, {d}"), id=d)
-     for d, kw in FC_SCORE_CASES],
+    [
+        pytest.param(kw, marks=pytest.mark.grade(f"FullyConnectedNet: scores, {d}"), id=d)
+        for d, kw in FC_SCORE_CASES
+    ],
 )
 def test_fc_scores(student: Any, rng: np.random.Generator, extra: dict) -> None:
     """loss(X) returns the test-mode scores."""
@@ -269,8 +309,13 @@ def test_fc_scores(student: Any, rng: np.random.Generator, extra: dict) -> None:
 @pytest.mark.grade("FullyConnectedNet: batchnorm test-mode scores use running statistics")
 def test_fc_batchnorm_running(student: Any, rng: np.random.Generator) -> None:
     """Two training calls update the running statistics that a scores call then uses."""
-    pair = Pair(student, "FullyConnectedNet", dict(FC, normalization="batchnorm"),
-                "batchnorm, 2 train calls then test, X (8, 8)", rng)
+    pair = Pair(
+        student,
+        "FullyConnectedNet",
+        dict(FC, normalization="batchnorm"),
+        "batchnorm, 2 train calls then test, X (8, 8)",
+        rng,
+    )
     for _ in range(2):
         X, y = _data(rng, (8, 8), 4)
         X = 2.0 * X + 1.0
@@ -283,8 +328,9 @@ def test_fc_batchnorm_running(student: Any, rng: np.random.Generator) -> None:
 @pytest.mark.grade("FullyConnectedNet: float32 scores and gradients")
 def test_fc_float32(student: Any, rng: np.random.Generator) -> None:
     """With dtype float32, scores and gradients are float32 and close to the reference."""
-    pair = Pair(student, "FullyConnectedNet", dict(FC, dtype="float32", reg=0.1),
-                "float32, X (6, 8)", rng)
+    pair = Pair(
+        student, "FullyConnectedNet", dict(FC, dtype="float32", reg=0.1), "float32, X (6, 8)", rng
+    )
     X, y = _data(rng, (6, 8), 4)
     X = X.astype(np.float32)
     pair.check_scores(X, "model32", np.float32)
@@ -293,26 +339,43 @@ def test_fc_float32(student: Any, rng: np.random.Generator) -> None:
 
 @pytest.mark.grade("FullyConnectedNet: numeric gradient of your loss (batchnorm)")
 def test_fc_numeric(student: Any, rng: np.random.Generator) -> None:
-    """Gradients of W1, b2, gamma1, W3 against the student's own loss."""
-    pair = Pair(student, "FullyConnectedNet", dict(FC, normalization="batchnorm", reg=0.3),
-                "batchnorm, reg 0.3, X (6, 8)", rng)
+    """Gradients of W1, gamma1, beta2, W3, b3 against the student's own loss (b1, b2 feed a
+    batchnorm: their gradients are 0 and a numeric check of them is noise)."""
+    pair = Pair(
+        student,
+        "FullyConnectedNet",
+        dict(FC, normalization="batchnorm", reg=0.3),
+        "batchnorm, reg 0.3, X (6, 8)",
+        rng,
+    )
     X, y = _data(rng, (6, 8), 4)
-    numeric_check(pair, X, y, ("W1", "b2", "gamma1", "W3"), rng)
+    numeric_check(pair, X, y, ("W1", "gamma1", "beta2", "W3", "b3"), rng)
 
 
 # ---------------------------------------------------------------------------------------
 # ThreeLayerConvNet
 # ---------------------------------------------------------------------------------------
 
-CNN = {"input_dim": (2, 6, 6), "num_filters": 3, "filter_size": 3, "hidden_dim": 5,
-       "num_classes": 4, "dtype": "float64"}
+CNN = {
+    "input_dim": (2, 6, 6),
+    "num_filters": 3,
+    "filter_size": 3,
+    "hidden_dim": 5,
+    "num_classes": 4,
+    "dtype": "float64",
+}
 
 
 @pytest.mark.grade("ThreeLayerConvNet: initial parameters")
 def test_cnn_init(student: Any, rng: np.random.Generator) -> None:
     """W1 (F, C, HH, WW), W2, W3 drawn in order; biases zero."""
-    check_init(student, "ThreeLayerConvNet", dict(CNN, weight_scale=0.1),
-               "input (2, 6, 6), 3 filters 3x3, float64", int(rng.integers(1, 10_000)))
+    check_init(
+        student,
+        "ThreeLayerConvNet",
+        dict(CNN, weight_scale=0.1),
+        "input (2, 6, 6), 3 filters 3x3, float64",
+        int(rng.integers(1, 10_000)),
+    )
 
 
 @pytest.mark.grade("ThreeLayerConvNet: scores with given parameters")
@@ -331,8 +394,12 @@ CNN_LOSS_CASES = [
 
 @pytest.mark.parametrize(
     "extra",
-    [pytest.param(kw, marks=pytest.mark.grade(f"ThreeLayerConvNet: loss and gradients, {d}"),
-                  id=d) for d, kw in CNN_LOSS_CASES],
+    [
+        pytest.param(
+            kw, marks=pytest.mark.grade(f"ThreeLayerConvNet: loss and gradients, {d}"), id=d
+        )
+        for d, kw in CNN_LOSS_CASES
+    ],
 )
 def test_cnn_loss(student: Any, rng: np.random.Generator, extra: dict) -> None:
     """loss(X, y) with copied parameters equals the reference's."""

@@ -1,5 +1,8 @@
 """Hidden tests: the stand-alone TwoLayerNet (``neural_net.py``: loss, train, predict)."""
 
+# The API pins numpy's global random state (np.random.seed / randn / choice).
+# ruff: noqa: NPY002
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +34,9 @@ CLS = "TwoLayerNet"
 class Net:
     """The student's stand-alone net in the worker and the reference net, same parameters."""
 
-    def __init__(self, student: Any, case: str, sizes: tuple[int, int, int],
-                 params: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, student: Any, case: str, sizes: tuple[int, int, int], params: dict[str, np.ndarray]
+    ) -> None:
         self.student, self.case = student, case
         with np_seeded(0):
             self.ref = ref.TwoLayerNet(*sizes)
@@ -42,8 +46,9 @@ class Net:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """A method of the student's net."""
-        return method(self.student, self.case, self.obj, f"{CLS}.{name}", name, *args,
-                      **kwargs).value
+        return method(
+            self.student, self.case, self.obj, f"{CLS}.{name}", name, *args, **kwargs
+        ).value
 
 
 def _params(rng: np.random.Generator, d: int, h: int, c: int) -> dict[str, np.ndarray]:
@@ -141,8 +146,10 @@ def test_numeric(student: Any, rng: np.random.Generator) -> None:
         analytic = float(np.sum(as_array(grads.get(name), f"grads[{name!r}]", net.case) * v))
         err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8)
         if not err <= TOLERANCES["numeric"].rtol:
-            fail(f"{CLS}.loss [{net.case}]: grads[{name!r}] disagrees with a numeric gradient "
-                 f"of your loss: rel error {err:.2e}")
+            fail(
+                f"{CLS}.loss [{net.case}]: grads[{name!r}] disagrees with a numeric gradient "
+                f"of your loss: rel error {err:.2e}"
+            )
 
 
 @pytest.mark.grade("TwoLayerNet: predict returns the argmax labels")
@@ -159,15 +166,21 @@ def test_predict(student: Any, rng: np.random.Generator) -> None:
 
 TRAIN_CASES = [
     ("plain SGD", {"learning_rate": 0.1, "learning_rate_decay": 0.9, "momentum": 0.0}),
-    ("momentum 0.9 and learning-rate decay 0.5",
-     {"learning_rate": 0.05, "learning_rate_decay": 0.5, "momentum": 0.9}),
+    (
+        "momentum 0.9 and learning-rate decay 0.5",
+        {"learning_rate": 0.05, "learning_rate_decay": 0.5, "momentum": 0.9},
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [pytest.param(kw, marks=pytest.mark.grade(f"{CLS}: train, {d} (histories and parameters)"),
-                  id=d) for d, kw in TRAIN_CASES],
+    [
+        pytest.param(
+            kw, marks=pytest.mark.grade(f"{CLS}: train, {d} (histories and parameters)"), id=d
+        )
+        for d, kw in TRAIN_CASES
+    ],
 )
 def test_train_exact(student: Any, rng: np.random.Generator, kwargs: dict) -> None:
     """Seeded identically, train() matches the reference step for step: minibatches from
@@ -197,8 +210,9 @@ def test_train_exact(student: Any, rng: np.random.Generator, kwargs: dict) -> No
     for name in ("W1", "b1", "W2", "b2"):
         if not isinstance(got_params, dict) or name not in got_params:
             fail(f"{CLS}.train [{case}]: params[{name!r}] missing after training")
-        check_close(got_params[name], net.ref.params[name], "model",
-                    f"params[{name!r}] after train", case)
+        check_close(
+            got_params[name], net.ref.params[name], "model", f"params[{name!r}] after train", case
+        )
 
 
 @pytest.mark.grade("TwoLayerNet: train reduces the loss and fits separable data")
@@ -210,15 +224,28 @@ def test_train_learns(student: Any, rng: np.random.Generator) -> None:
     case = "3 blobs, N 150, 200 iterations, lr 0.1"
     net = Net(student, case, (4, 10, 3), _params(rng, 4, 10, 3))
     student.seed(int(rng.integers(1, 10_000)))
-    hist = net.call("train", X, y, X, y, learning_rate=0.1, num_iters=200, batch_size=30,
-                    reg=1e-4, learning_rate_decay=0.95)
-    losses = np.asarray(hist.get("loss_history", []) if isinstance(hist, dict) else [],
-                        dtype=np.float64)
+    hist = net.call(
+        "train",
+        X,
+        y,
+        X,
+        y,
+        learning_rate=0.1,
+        num_iters=200,
+        batch_size=30,
+        reg=1e-4,
+        learning_rate_decay=0.95,
+    )
+    losses = np.asarray(
+        hist.get("loss_history", []) if isinstance(hist, dict) else [], dtype=np.float64
+    )
     if losses.shape != (200,):
         fail(f"{CLS}.train [{case}]: loss_history must hold one loss per iteration (200)")
     if not np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5]):
-        fail(f"{CLS}.train [{case}]: the loss did not decrease (first {losses[0]:.3f}, "
-             f"last {losses[-1]:.3f})")
+        fail(
+            f"{CLS}.train [{case}]: the loss did not decrease (first {losses[0]:.3f}, "
+            f"last {losses[-1]:.3f})"
+        )
     pred = as_array(net.call("predict", X), f"{CLS}.predict", case)
     acc = float(np.mean(pred == y)) if pred.shape == y.shape else 0.0
     if acc < 0.9:

@@ -20,9 +20,6 @@ from reference import optim as ref
 
 RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
 
-# State each rule must keep in its config (besides the hyper-parameters).
-STATE = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v", "t")}
-
 # Non-default hyper-parameters for the multi-step cases.
 CUSTOM = {
     "sgd": {"learning_rate": 0.05},
@@ -33,7 +30,8 @@ CUSTOM = {
 
 
 def _check_config(got: Any, expected: dict, rule: str, case: str) -> None:
-    """Every key of the reference's config must be in the student's with the same value."""
+    """Every key of the reference's config (defaults and state: velocity, cache, m, v, t)
+    must be in the student's with the same value."""
     if not isinstance(got, dict):
         fail(f"{rule} [{case}]: expected config to be a dict, got {type(got).__name__}")
     for key, val in expected.items():
@@ -45,8 +43,16 @@ def _check_config(got: Any, expected: dict, rule: str, case: str) -> None:
             check_scalar(got[key], float(val), "loss", f"{rule} config[{key!r}]", case)
 
 
-def _step(student: Any, rule: str, w: np.ndarray, dw: np.ndarray, config: Any, case: str,
-          echo: bool = False) -> tuple[Any, Any, Any]:
+def _step(
+    student: Any,
+    rule: str,
+    w: np.ndarray,
+    dw: np.ndarray,
+    config: Any,
+    case: str,
+    echo: bool = False,
+) -> tuple[Any, Any, Any]:
+    """One call of the student's rule: (next_w, returned config, echoed args or None)."""
     args = (w, dw) if config is None else (w, dw, config)
     reply = call(student, case, rule, *args, echo_args=echo)
     next_w, new_config = unpack(reply.value, 2, rule, case)
@@ -54,6 +60,7 @@ def _step(student: Any, rule: str, w: np.ndarray, dw: np.ndarray, config: Any, c
 
 
 def _cases(case: str) -> list[Any]:
+    """One graded parameter per rule, named "<rule>: <case>"."""
     return [
         pytest.param(rule, marks=pytest.mark.grade(f"{rule}: {case}"), id=f"{rule}-{case}")
         for rule in RULES
@@ -142,3 +149,29 @@ def test_momentum_resume(student: Any, rng: np.random.Generator) -> None:
     enext, econfig = ref.sgd_momentum(w.copy(), dw.copy(), copy.deepcopy(config))
     check_close(next_w, enext, "f64", "sgd_momentum next_w", case)
     _check_config(new_config, econfig, "sgd_momentum", case)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(
+            r,
+            marks=pytest.mark.grade(f"{r}: tiny gradients (epsilon matters)"),
+            id=f"{r}-tiny gradients",
+        )
+        for r in ("rmsprop", "adam")
+    ],
+)
+def test_tiny_gradients(student: Any, rng: np.random.Generator, rule: str) -> None:
+    """Two steps with gradients of 1e-4 and the default epsilon: sqrt(cache) + eps exactly."""
+    w = rng.standard_normal((3, 4))
+    config: Any = None
+    econfig: Any = None
+    ew = w.copy()
+    for step in (1, 2):
+        dw = 1e-4 * rng.standard_normal(w.shape)
+        case = f"step {step}, |dw| ~ 1e-4, default config"
+        next_w, config, _ = _step(student, rule, w, dw, config, case)
+        ew, econfig = getattr(ref, rule)(ew, dw, econfig)
+        w = check_close(next_w, ew, "f64", f"{rule} next_w", case)
+        _check_config(config, econfig, rule, case)

@@ -15,6 +15,9 @@ from types import ModuleType
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("nnkit.grade", "grade a submission (or a class folder) with the hidden suites"),
     "demo": ("nnkit.demo", "end-to-end demo on the bundled offline data"),
+    "build-notebooks": ("nnkit.course.build_notebooks", "regenerate source/<a>/ notebooks"),
+    "release": ("nnkit.course.release", "nbgrader generate_assignment + leak checks"),
+    "autograde": ("nnkit.course.autograde", "nbgrader autograde + hidden-suite scores"),
 }
 
 
@@ -43,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     mod = _module(args._module_path)
     if mod is None or not hasattr(mod, "run"):
-        print(f"nnkit {args.command}: not available ({args._module_path} is missing)",
-              file=sys.stderr)
+        print(
+            f"nnkit {args.command}: not available ({args._module_path} is missing)", file=sys.stderr
+        )
         return 2
     return int(mod.run(args) or 0)
 

@@ -127,7 +127,8 @@ class Plan:
         main_names = main.names if main is not None and main.paths else set()
         has_nn = "neural_net" in self.groups
         suites = {
-            m for m, apis in module_apis.items()
+            m
+            for m, apis in module_apis.items()
             if m not in (STANDALONE_SUITE, THRESHOLD_SUITE) and apis & main_names
         }
 
@@ -196,9 +197,21 @@ def grade(
     if isinstance(submission_paths, str | Path):
         submission_paths = [submission_paths]
     tests = Path(tests_dir) if tests_dir else GRADING_TESTS
-    args = [str(tests), "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=no", "-q",
-            "--no-header", "--assert=plain", "--student", student_id,
-            "--nnkit-timeout", str(timeout)]
+    args = [
+        str(tests),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--tb=no",
+        "-q",
+        "--no-header",
+        "--assert=plain",
+        "--student",
+        student_id,
+        "--nnkit-timeout",
+        str(timeout),
+    ]
     for p in submission_paths:
         args += ["--submission", str(Path(p).resolve())]
     for n in no_loops:
@@ -212,10 +225,13 @@ def grade(
         with contextlib.ExitStack() as stack:
             if quiet:
                 stack.enter_context(contextlib.redirect_stdout(sink))
+                stack.enter_context(contextlib.redirect_stderr(sink))
             code = pytest.main(args, plugins=[collector])
     finally:
         os.chdir(cwd)
     result = collector.result
+    if result is not None and int(code) not in (0, 1, 5) and not result.messages:
+        result.messages.append(f"grading did not complete (pytest exit code {int(code)})")
     if result is None:
         result = SubmissionResult(student=student_id)
         result.messages.append(f"grading did not complete (pytest exit code {int(code)})")
@@ -236,15 +252,28 @@ def result_for(paths: Any, student_id: str = "anonymous", **kw: Any) -> dict[str
 def add_arguments(parser: Any) -> None:
     """``nnkit grade PATH [--student ID] [--format ...] [--timeout S]`` (+ batch options)."""
     parser.conflict_handler = "resolve"
-    parser.add_argument("path", type=Path, nargs="+",
-                        help="notebook(s), .py module(s) or a folder of one submission; or a "
-                             "submitted/ folder of a class (batch mode)")
+    parser.add_argument(
+        "path",
+        type=Path,
+        nargs="+",
+        help="notebook(s), .py module(s) or a folder of one submission; or a "
+        "submitted/ folder of a class (batch mode)",
+    )
     parser.add_argument("--student", default="anonymous", help="student id (seeds the inputs)")
     parser.add_argument("--format", choices=("gradescope", "table", "json"), default="table")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="wall-clock limit of one call into the submission (default 5 s)")
-    parser.add_argument("--no-loops", action="append", default=[], metavar="API",
-                        help="exercise that must be vectorised (policy), repeatable")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="wall-clock limit of one call into the submission (default 5 s)",
+    )
+    parser.add_argument(
+        "--no-loops",
+        action="append",
+        default=[],
+        metavar="API",
+        help="exercise that must be vectorised (policy), repeatable",
+    )
     with contextlib.suppress(ImportError):
         from nnkit.batch import cli as batch_cli
 

@@ -36,7 +36,7 @@ def source_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
 def heldout_mask(n: int) -> np.ndarray:
     """Boolean mask (n,) of the rows held out for grading (a fixed 15 %)."""
     mask = np.zeros(n, dtype=bool)
-    count = int(round(HELDOUT_FRACTION * n))
+    count = int(np.ceil(HELDOUT_FRACTION * n))
     mask[np.random.default_rng(HELDOUT_SEED).permutation(n)[:count]] = True
     return mask
 

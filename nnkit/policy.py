@@ -129,8 +129,9 @@ def _imports(node: ast.AST, siblings: set[str]) -> list[tuple[str, str, int]]:
             if mod in siblings:
                 continue
             for a in n.names:
-                out.append((f"{mod}.{a.name}" if a.name != "*" else mod,
-                            a.asname or a.name, n.lineno))
+                out.append(
+                    (f"{mod}.{a.name}" if a.name != "*" else mod, a.asname or a.name, n.lineno)
+                )
     return out
 
 
@@ -142,10 +143,18 @@ def _forbidden(module: str, banned: Iterable[str]) -> str | None:
 
 
 def _loops(node: ast.AST) -> list[tuple[str, int]]:
-    kinds = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
-             ast.GeneratorExp)
-    return [(type(n).__name__, getattr(n, "lineno", 0)) for n in ast.walk(node)
-            if isinstance(n, kinds)]
+    kinds = (
+        ast.For,
+        ast.AsyncFor,
+        ast.While,
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+    )
+    return [
+        (type(n).__name__, getattr(n, "lineno", 0)) for n in ast.walk(node) if isinstance(n, kinds)
+    ]
 
 
 def check(
@@ -219,26 +228,43 @@ def check(
             hit = _forbidden(mod, banned_mods)
             if hit and bound in names:
                 charged_imports.add(i)
-                out.append(Violation(api, f"uses forbidden module {mod} (imported at "
-                                          f"{origin}, line {line})", origin))
+                out.append(
+                    Violation(
+                        api,
+                        f"uses forbidden module {mod} (imported at {origin}, line {line})",
+                        origin,
+                    )
+                )
         for d in reached:
             for mod, _bound, line in _imports(d.node, siblings):
                 if _forbidden(mod, banned_mods):
-                    out.append(Violation(api, f"imports forbidden module {mod} "
-                                              f"({d.origin}, line {line})", d.origin))
+                    out.append(
+                        Violation(
+                            api,
+                            f"imports forbidden module {mod} ({d.origin}, line {line})",
+                            d.origin,
+                        )
+                    )
         banned_names = set(rule_all.forbid_names + rule.forbid_names)
         for bad in sorted((names & banned_names) - set(defs)):
             out.append(Violation(api, f"calls the provided {bad}, not allowed in {api}"))
         if rule.no_loops or rule_all.no_loops or api in loop_free:
             for d in reached:
                 for kind, line in _loops(d.node):
-                    out.append(Violation(api, f"Python loop ({kind}) at {d.origin}, line "
-                                              f"{line}: {api} must be vectorised", d.origin))
+                    out.append(
+                        Violation(
+                            api,
+                            f"Python loop ({kind}) at {d.origin}, line "
+                            f"{line}: {api} must be vectorised",
+                            d.origin,
+                        )
+                    )
     banned_all = table.get("*", Rule()).forbid_imports
     for i, (mod, _bound, line, origin) in enumerate(module_imports):
         if i not in charged_imports and _forbidden(mod, banned_all):
-            out.append(Violation("", f"imports forbidden module {mod} ({origin}, line {line})",
-                                 origin))
+            out.append(
+                Violation("", f"imports forbidden module {mod} ({origin}, line {line})", origin)
+            )
     return out
 
 
@@ -263,8 +289,7 @@ def penalties(
     for api, msgs in grouped.items():
         msgs = list(dict.fromkeys(msgs))
         if not api:
-            out.append(TestResult("submission: policy", 0.0, 0.0,
-                                  "policy: " + "; ".join(msgs)))
+            out.append(TestResult("submission: policy", 0.0, 0.0, "policy: " + "; ".join(msgs)))
             continue
         rule = table.get(api) or table.get("*") or Rule()
         got = max(0.0, earned.get(api, 0.0))

@@ -90,6 +90,7 @@ class _State:
         self.order: list[str] = []
         self.skipped: list[str] = []
         self.apis: set[str] = set()
+        self.errors: list[str] = []
 
     def worker(self, group: str) -> Worker:
         if self.plan is None:
@@ -101,8 +102,7 @@ class _State:
             self.workers[group] = w
         return w
 
-    def record(self, item: pytest.Item, rep: pytest.TestReport, exc: BaseException | None
-               ) -> None:
+    def record(self, item: pytest.Item, rep: pytest.TestReport, exc: BaseException | None) -> None:
         name = item.stash.get(_NAME, None)
         if name is None:
             return
@@ -134,6 +134,7 @@ class _State:
                 violations = policy.check(sub, self.apis, no_loops=no_loops)
                 result.tests += policy.penalties(violations, result.tests)
         result.messages += self.skipped
+        result.messages += [f"grading did not complete: {e}" for e in self.errors]
         return result
 
     def close(self) -> None:
@@ -172,15 +173,34 @@ def _message(exc: BaseException, name: str) -> str:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nnkit", "nnkit hidden grading")
-    group.addoption("--submission", action="append", default=[], metavar="PATH",
-                    help="submission notebook/.py/folder (repeatable)")
+    group.addoption(
+        "--submission",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="submission notebook/.py/folder (repeatable)",
+    )
     group.addoption("--student", default="anonymous", metavar="ID", help="student id")
-    group.addoption("--nnkit-timeout", type=float, default=5.0, metavar="S",
-                    help="wall-clock timeout of one call into the submission")
-    group.addoption("--nnkit-results", default=None, metavar="FILE",
-                    help="write the Gradescope results.json here")
-    group.addoption("--nnkit-no-loops", action="append", default=[], metavar="API",
-                    help="exercise that must be vectorised (policy)")
+    group.addoption(
+        "--nnkit-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="wall-clock timeout of one call into the submission",
+    )
+    group.addoption(
+        "--nnkit-results",
+        default=None,
+        metavar="FILE",
+        help="write the Gradescope results.json here",
+    )
+    group.addoption(
+        "--nnkit-no-loops",
+        action="append",
+        default=[],
+        metavar="API",
+        help="exercise that must be vectorised (policy)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -220,7 +240,9 @@ def pytest_collection_modifyitems(
         module_apis.setdefault(Path(str(item.path)).stem, set()).add(api)
         graded.append(item)
     if errors:
-        raise pytest.UsageError("invalid hidden tests:\n  " + "\n  ".join(errors))
+        text = "invalid hidden tests:\n  " + "\n  ".join(errors)
+        state.errors.append(text)
+        raise pytest.UsageError(text)
     if state.plan is None:
         return
     keep = state.plan.selector(module_apis)
@@ -324,8 +346,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(out).write_text(result.to_json(gradescope=True), encoding="utf-8")
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
-                            ) -> None:
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     result = config.stash.get(RESULT_KEY, None)
     if result is None:
         return

@@ -124,12 +124,14 @@ class SubmissionResult:
     def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
         """Inverse of :meth:`to_dict` (also reads Gradescope JSON)."""
         tests = [
-            TestResult(str(t["name"]), float(t["score"]), float(t["max_score"]),
-                       str(t.get("output", "")))
+            TestResult(
+                str(t["name"]), float(t["score"]), float(t["max_score"]), str(t.get("output", ""))
+            )
             for t in data.get("tests", [])
         ]
         msgs = data.get("messages")
         if msgs is None:
             msgs = [m for m in str(data.get("output", "")).splitlines() if m]
-        return cls(tests, list(msgs), float(data.get("execution_time", 0.0)),
-                   str(data.get("student", "")))
+        return cls(
+            tests, list(msgs), float(data.get("execution_time", 0.0)), str(data.get("student", ""))
+        )

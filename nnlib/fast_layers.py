@@ -37,13 +37,13 @@ __all__ = [
 class _BufferPool:
     """Recycles large arrays; an array is reused only once nothing but the pool refers to it."""
 
-    def __init__(self, max_bytes: int = 512 * 2**20, min_bytes: int = 2**16) -> None:
+    def __init__(self, max_bytes: int = 256 * 2**20, min_bytes: int = 2**16) -> None:
         self.max_bytes = max_bytes
         self.min_bytes = min_bytes
         self._buffers: dict[tuple[str, tuple[int, ...], str], list[np.ndarray]] = {}
 
     def get(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """An array of ``shape``/``dtype``: zeros when new, else the contents left by its last use."""
+        """An array of shape/dtype: zeros when new, else what its last user left in it."""
         nbytes = int(np.prod(shape)) * dtype.itemsize
         if nbytes < self.min_bytes:
             return np.zeros(shape, dtype)
@@ -67,10 +67,6 @@ class _BufferPool:
             bucket[:] = [b for b in bucket if sys.getrefcount(b) > 3]
             if not bucket:
                 del self._buffers[key]
-
-    def clear(self) -> None:
-        """Forget every pooled array."""
-        self._buffers.clear()
 
 
 _POOL = _BufferPool()
@@ -107,7 +103,10 @@ def _windows(
     )
 
 
-def _conv_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int):
+def _conv_sizes(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int
+) -> tuple[int, ...]:
+    """N, C, H, W, F, HH, WW, Ho, Wo of a convolution (checked)."""
     N, C, H, W = x_shape
     F, Cw, HH, WW = w_shape
     if C != Cw:
@@ -135,14 +134,18 @@ def conv_forward_fast(
     dtype = x.dtype
     K = C * HH * WW
     xp = _padded(x, pad)
-    cols = _POOL.get("cols", (N, K, Ho * Wo), dtype)
-    np.copyto(cols.reshape(N, C, HH, WW, Ho, Wo), _windows(xp, HH, WW, stride, Ho, Wo))
+    # Columns (N, K + 1, Ho*Wo): K rows of window values and a row of ones, so that one
+    # product [w | b] @ cols adds the bias and, in the backward pass, dout @ cols.T gives db.
+    cols = _POOL.get("cols", (N, K + 1, Ho * Wo), dtype)
+    np.copyto(cols[:, :K].reshape(N, C, HH, WW, Ho, Wo), _windows(xp, HH, WW, stride, Ho, Wo))
+    cols[:, K] = 1
     del xp
-    w2 = np.ascontiguousarray(w.reshape(F, K), dtype=dtype)
+    wb = np.empty((F, K + 1), dtype=dtype)
+    wb[:, :K] = w.reshape(F, K)
+    wb[:, K] = b
     out = _POOL.get("conv_out", (N, F, Ho * Wo), dtype)
-    np.matmul(w2, cols, out=out)
-    out += np.asarray(b, dtype=dtype).reshape(1, F, 1)
-    cache = (x.shape, w2, w.shape, cols, stride, pad, Ho, Wo)
+    np.matmul(wb, cols, out=out)
+    cache = (x.shape, wb, w.shape, cols, stride, pad, Ho, Wo)
     return out.reshape(N, F, Ho, Wo), cache
 
 
@@ -154,7 +157,7 @@ def conv_backward_fast(
     dout: (N, F, Ho, Wo); cache from conv_forward_fast.
     Returns dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
-    x_shape, w2, w_shape, cols, stride, pad, Ho, Wo = cache
+    x_shape, wb, w_shape, cols, stride, pad, Ho, Wo = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w_shape
     dtype = cols.dtype
@@ -162,10 +165,11 @@ def conv_backward_fast(
     dout = np.asarray(dout, dtype=dtype)
     dout3 = np.ascontiguousarray(dout).reshape(N, F, Ho * Wo)
 
-    db = dout3.sum(axis=(0, 2))
-    dw_per_n = _POOL.get("dw", (N, F, K), dtype)
-    np.matmul(dout3, cols.transpose(0, 2, 1), out=dw_per_n)
-    dw = dw_per_n.sum(axis=0).reshape(w_shape)
+    dwb_per_n = _POOL.get("dw", (N, F, K + 1), dtype)
+    np.matmul(dout3, cols.transpose(0, 2, 1), out=dwb_per_n)
+    dwb = dwb_per_n.sum(axis=0)
+    dw, db = dwb[:, :K].reshape(w_shape), dwb[:, K].copy()
+    w2 = wb[:, :K]
 
     if stride == 1:
         dxp = _col2im_stride1(dout, w2, (N, C, H + 2 * pad, W + 2 * pad), HH, WW)
@@ -194,7 +198,7 @@ def _col2im(
     np.matmul(w2.T, dout3, out=dcols)
     dcols6 = dcols.reshape(N, C, HH, WW, Ho, Wo)
     dxp = _POOL.get("dxp", xp_shape, dout3.dtype)
-    if stride >= HH and stride >= WW and (stride * Ho, stride * Wo) == xp_shape[2:]:
+    if stride == HH == WW and (stride * Ho, stride * Wo) == xp_shape[2:]:
         # The windows tile the padded input: every element is written exactly once.
         np.copyto(_windows(dxp, HH, WW, stride, Ho, Wo, writeable=True), dcols6)
         return dxp
@@ -220,8 +224,8 @@ def _col2im_stride1(
     _, C, Hp, Wp = xp_shape
     K = w2.shape[1]
     dtype = dout.dtype
-    # Columns Wo.. of the pooled buffer are zeros from its creation and never written.
-    wide = _POOL.get("dout_wide", (N, F, Ho, Wp), dtype)
+    # Columns Wo.. of this buffer (pooled per Wo) are zeros from its creation, never written.
+    wide = _POOL.get(f"dout_wide{Wo}", (N, F, Ho, Wp), dtype)
     wide[:, :, :, :Wo] = dout
     wide3 = wide.reshape(N, F, Ho * Wp)
     chunk = max(1, min(N, _CHUNK_BYTES // (K * Ho * Wp * dtype.itemsize)))
@@ -243,7 +247,8 @@ def _col2im_stride1(
     return dxp
 
 
-def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]):
+def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]) -> tuple[int, ...]:
+    """N, C, H, W, pool_height, pool_width, stride, Ho, Wo of a max pool (checked)."""
     N, C, H, W = x_shape
     ph, pw = int(pool_param["pool_height"]), int(pool_param["pool_width"])
     s = int(pool_param["stride"])

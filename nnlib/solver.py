@@ -18,6 +18,9 @@ validation rows (all when None); the parameters with the best validation accurac
 put back into the model when training ends.
 """
 
+# The API (and reproducible runs after np.random.seed) use numpy's global random state.
+# ruff: noqa: NPY002
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -204,7 +204,8 @@ def batchnorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
 
     Inputs:
     - dout: (N, D) upstream gradient
-    - cache: from batchnorm_forward
+    - cache: from batchnorm_forward (a test-mode cache gives the gradients of the fixed
+      affine map that test mode applies)
 
     Returns dx (N, D), dgamma (D,), dbeta (D,).
     """

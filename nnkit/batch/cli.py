@@ -26,13 +26,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) to grade on")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--no-report", action="store_true", help="no class report")
-    g.add_argument("--timeout", type=float, help="per-call time limit passed to the engine")
+    g.add_argument(
+        "--timeout", type=float, help="wall-clock limit of one call into a submission (5 s)"
+    )
     g.add_argument("--grade-fn", default=DEFAULT_GRADE_FN, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace, path: Path) -> int:
     """Run a batch from parsed arguments; print the summary table. Exit status 0."""
-    kwargs = {} if getattr(args, "timeout", None) is None else {"timeout": args.timeout}
+    kwargs: dict[str, object] = {}
+    if getattr(args, "timeout", None) is not None:
+        kwargs["timeout"] = float(args.timeout)
+    if getattr(args, "no_loops", None):  # the engine's policy option of ``nnkit grade``
+        kwargs["no_loops"] = tuple(args.no_loops)
     cfg = BatchConfig(
         root=path,
         assignment=args.assignment,

@@ -8,7 +8,6 @@ task carries its submission's files. See ``docs/scaling.md`` for SLURM via dask-
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 
 from nnkit.batch.runner import crashed_outcome
@@ -23,25 +22,36 @@ def run_dask(
 ) -> None:
     """Run tasks on the cluster at ``scheduler``, a window of them in flight at a time.
 
-    ``window`` defaults to twice the cluster's thread count. A task whose worker keeps dying
-    (Dask retries it on other workers first) gets an error record and is retried by the next run.
+    ``window`` defaults to twice the number of workers (re-read as workers join or leave). A
+    task whose worker keeps dying (the scheduler tries other workers first) gets an error
+    record and is graded again by the next run.
     """
     from distributed import Client, as_completed
 
     with Client(scheduler, set_as_default=False) as client:
-        if window is None:
-            nthreads = sum(client.nthreads().values()) or 1
-            window = 2 * nthreads
+        client.wait_for_workers(1)
         source = iter(tasks)
         by_key: dict[str, GradeTask] = {}
+        pending = as_completed([], loop=client.loop)
 
-        def submit(task: GradeTask) -> object:
-            key = f"nnkit-grade-{task.assignment}-{task.student}-{task.digest[7:19]}"
-            by_key[key] = task
-            return client.submit(run_task, task, key=key, pure=False, retries=0)
+        def top_up() -> None:
+            """Keep ``window`` (default: twice the current worker count) tasks in flight."""
+            threads = client.nthreads()
+            if any(n > 1 for n in threads.values()):
+                raise RuntimeError(
+                    "Dask workers must be single-threaded (the engine changes directory while "
+                    "it grades): start them with --nthreads 1 (jobqueue: processes = cores)"
+                )
+            target = window or 2 * max(1, len(threads))
+            while len(by_key) < target:
+                task = next(source, None)
+                if task is None:
+                    return
+                key = f"nnkit-grade-{task.assignment}-{task.student}-{task.digest[7:19]}"
+                by_key[key] = task
+                pending.add(client.submit(run_task, task, key=key, pure=False, retries=0))
 
-        first = [submit(t) for t in itertools.islice(source, window)]
-        pending = as_completed(first, loop=client.loop)
+        top_up()
         for fut in pending:
             task = by_key.pop(fut.key)
             try:
@@ -50,6 +60,4 @@ def run_dask(
                 outcome = crashed_outcome(task, f"{type(e).__name__} on the cluster")
             on_outcome(task, outcome)
             fut.release()
-            nxt = next(source, None)
-            if nxt is not None:
-                pending.add(submit(nxt))
+            top_up()

@@ -1,9 +1,16 @@
 """Write batch results into nbgrader's gradebook (SQLite through ``nbgrader.api.Gradebook``).
 
-Scores come from the stored records (the trusted side), never from a kernel. The engine's
-tests are grouped by API name (the part of a test name before ``:``); each API name is one
-grade cell of a notebook named :data:`ENGINE_NOTEBOOK` in the assignment, holding the sum of
-its tests' points as ``auto_score``. Writing is idempotent: a rerun sets the same values.
+Scores come from the stored records (the trusted side), never from a kernel, and writing is
+idempotent: a rerun sets the same values.
+
+- Assignments of the course (``nnkit.course``): the course's own table decides which grade
+  cell of which notebook gets which share of the engine's tests (and checks numeric answers);
+  :func:`course_cells` computes it on the worker, next to the submission's notebooks, and the
+  scores go into the grade cells that ``generate_assignment`` recorded, as ``nnkit autograde``
+  does (``nnkit.course.autograde``), in one gradebook session for the whole class.
+- Any other assignment: the engine's tests are grouped by API name (the part of a test name
+  before ``:``); each API name is one grade cell of a notebook named :data:`ENGINE_NOTEBOOK`
+  in the assignment, holding the sum of its tests' points as ``auto_score``.
 """
 
 from __future__ import annotations
@@ -14,12 +21,33 @@ import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from nnkit.results import SubmissionResult
 
-#: The gradebook notebook that holds the engine's scores of an assignment.
+#: The gradebook notebook that holds the engine's scores of an assignment outside the course.
 ENGINE_NOTEBOOK = "nnkit_hidden_tests"
+
+
+def course_cells(
+    assignment: str, files: list[Path], result: SubmissionResult
+) -> list[list[Any]] | None:
+    """[notebook, cell id, score, max score] of every autograded cell of a course assignment.
+
+    None for an assignment the course does not know. Adds the numeric-answer tests to
+    ``result`` (as ``nnkit autograde`` does).
+    """
+    try:
+        from nnkit.course.autograde import score_cells
+        from nnkit.course.build_notebooks import ASSIGNMENTS
+    except ImportError:
+        return None
+    if assignment not in ASSIGNMENTS:
+        return None
+    notebooks = [f for f in files if f.suffix == ".ipynb"]
+    cells = score_cells(assignment, notebooks, result)
+    return [[c.notebook, c.cell_id, c.score, c.max_score] for c in cells]
 
 
 def _alembic_on_path() -> None:
@@ -35,16 +63,57 @@ def api_scores(record: dict[str, Any]) -> dict[str, tuple[float, float]]:
     return {k: (max(0.0, round(s, 6)), round(m, 6)) for k, (s, m) in sorted(by_api.items())}
 
 
-def update_gradebook(db_url: str, records: Iterable[dict[str, Any]]) -> int:
-    """Store each record's scores in the gradebook at ``db_url``; return how many were written."""
+def update_gradebook(
+    db_url: str, records: Iterable[dict[str, Any]], course_root: Path | None = None
+) -> int:
+    """Store each record's scores in the gradebook; return how many records were written.
+
+    Records with course ``cells`` go to the course's gradebook (``<course_root>/gradebook.db``),
+    the others to ``db_url``.
+    """
+    records = list(records)
+    course = [r for r in records if "cells" in r]
+    other = [r for r in records if "cells" not in r]
+    _alembic_on_path()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader + SQLAlchemy 2
+        if course:
+            _write_course(course, Path(course_root or "."))
+        if other:
+            _write_engine_notebook(db_url, other)
+    return len(records)
+
+
+def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    records = list(records)
-    if not records:
-        return 0
-    _alembic_on_path()
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
-        warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader + SQLAlchemy 2
+    from nnkit.course.autograde import COURSE_ID, db_url_for, ensure_assignment
+
+    for a in sorted({r["assignment"] for r in records}):
+        ensure_assignment(a, course_root)
+    problems: list[str] = []
+    with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
+        for r in records:
+            a, s = r["assignment"], r["student"]
+            gb.update_or_create_student(s)
+            gb.update_or_create_submission(a, s)
+            for nb, cell, score, _mx in r["cells"]:
+                try:
+                    grade = gb.find_grade(cell, nb, a, s)
+                except MissingEntry:
+                    problems.append(f"{s}: no gradebook entry for {nb}/{cell}")
+                    continue
+                grade.auto_score = score
+                grade.needs_manual_grade = False
+        gb.db.commit()
+    for p in problems:
+        print(f"gradebook: {p}", file=sys.stderr)
+
+
+def _write_engine_notebook(db_url: str, records: list[dict[str, Any]]) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
         cells: dict[str, dict[str, float]] = defaultdict(dict)
         for r in records:
             for api, (_, mx) in api_scores(r).items():
@@ -69,7 +138,6 @@ def update_gradebook(db_url: str, records: Iterable[dict[str, Any]]) -> int:
                     grade = gb.find_grade(api, ENGINE_NOTEBOOK, a, s)
                 grade.auto_score = scores.get(api, (0.0, 0.0))[0]
         gb.db.commit()
-    return len(records)
 
 
 def read_gradebook(db_url: str, assignment: str) -> dict[str, float]:

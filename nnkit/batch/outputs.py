@@ -80,6 +80,7 @@ def write_outputs(
     out_dir: Path,
     db_url: str | None,
     report: bool = True,
+    course_root: Path | None = None,
 ) -> str:
     """Write CSV, Gradescope files, gradebook and report; return the summary table."""
     pairs = list(store.records(subs))
@@ -93,7 +94,7 @@ def write_outputs(
     if db_url:
         from nnkit.batch.gradebook import update_gradebook
 
-        update_gradebook(db_url, [r for r in records if r["status"] == "graded"])
+        update_gradebook(db_url, [r for r in records if r["status"] == "graded"], course_root)
     if report and records:
         from nnkit.batch.report import write_report
 

@@ -30,9 +30,6 @@ from nnkit.batch.store import ResultStore, grader_fingerprint
 from nnkit.batch.task import DEFAULT_GRADE_FN, GradeTask, Outcome, make_task, run_task
 from nnkit.batch.triage import CourseIndex
 
-#: How often a submission whose grading process died is retried before it is recorded as an error.
-MAX_ATTEMPTS = 2
-
 
 @dataclass
 class BatchConfig:
@@ -84,32 +81,43 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _run_alone(task: GradeTask) -> Outcome:
+    """Grade one task in a pool of its own: if that pool dies, this task is the culprit."""
+    with _pool(1) as pool:
+        try:
+            return pool.submit(run_task, task).result()
+        except BrokenProcessPool:
+            return crashed_outcome(task)
+
+
 def run_local(
     tasks: Iterator[GradeTask], workers: int, on_outcome: Callable[[GradeTask, Outcome], None]
 ) -> None:
-    """Run tasks in a pool of ``workers`` processes, a few at a time; call ``on_outcome`` for each.
+    """Run tasks in a pool of ``workers`` processes; call ``on_outcome`` once for each task.
 
-    Tasks are read lazily (a window of twice the worker count), so memory stays small. If a
-    worker process dies, the pool is rebuilt and its tasks are retried.
+    Tasks are read lazily (twice the worker count in flight), so memory stays small. If a
+    pool process dies, every task in flight is a suspect: each is graded again alone, so only
+    the one that kills its process gets an error record, and the pool is rebuilt.
     """
-    ctx = multiprocessing.get_context("spawn")
-    pending: list[GradeTask] = []
-    attempts: dict[tuple[str, str], int] = {}
     source = iter(tasks)
+    suspects: list[GradeTask] = []
     while True:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool:
+        for task in suspects:
+            on_outcome(task, _run_alone(task))
+        suspects = []
+        with _pool(workers) as pool:
             running: dict[Future[Outcome], GradeTask] = {}
-            broken = False
             while True:
-                while len(running) < 2 * workers and not broken:
-                    task = pending.pop() if pending else next(source, None)
-                    if task is None:
-                        break
+                while len(running) < 2 * workers and (task := next(source, None)) is not None:
                     running[pool.submit(run_task, task)] = task
                 if not running:
                     return
@@ -117,16 +125,13 @@ def run_local(
                 for fut in done:
                     task = running.pop(fut)
                     try:
-                        on_outcome(task, fut.result())
+                        outcome = fut.result()
                     except BrokenProcessPool:
-                        broken = True
-                        key = (task.assignment, task.student)
-                        attempts[key] = attempts.get(key, 0) + 1
-                        if attempts[key] >= MAX_ATTEMPTS:
-                            on_outcome(task, crashed_outcome(task))
-                        else:
-                            pending.append(task)
-                if broken and not running:
+                        suspects.append(task)
+                        continue
+                    on_outcome(task, outcome)
+                if suspects:
+                    suspects += running.values()
                     break
 
 
@@ -159,7 +164,8 @@ class _Lock:
             fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.f.close()
-            raise RuntimeError(f"another batch is writing to {self.f.name}'s folder") from None
+            folder = Path(self.f.name).parent
+            raise RuntimeError(f"another batch is already writing to {folder}") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -202,7 +208,9 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
                 run_local(tasks, cfg.workers, on_outcome)
         finally:
             bar.close()
-        table = write_outputs(subs, store, cfg.out_dir, cfg.db_url or None, report=cfg.report)
+        table = write_outputs(
+            subs, store, cfg.out_dir, cfg.db_url or None, cfg.report, cfg.course_root
+        )
     return BatchSummary(
         submissions=subs,
         graded=counts["graded"],

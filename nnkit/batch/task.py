@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from nnkit.batch.discover import Submission
+from nnkit.batch.gradebook import course_cells
 from nnkit.batch.triage import MAX_FILE_BYTES, CourseIndex, stage
 from nnkit.results import SubmissionResult
 
 #: Version of the result record layout.
 RECORD_FORMAT = 1
 DEFAULT_GRADE_FN = "nnkit.grade:grade"
+#: How ``nnkit.grade.grade`` says that its pytest run broke down (not the submission's fault).
+ENGINE_INCOMPLETE = "grading did not complete"
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,17 @@ def run_task(task: GradeTask) -> Outcome:
         folder.mkdir()
         staged = stage(list(task.files), task.assignment, task.index, folder)
         try:
-            grade = resolve(task.grade_fn)
-            result = grade(staged.code_files, task.student, **dict(task.grade_kwargs))
+            if staged.code_files:
+                grade = resolve(task.grade_fn)
+                result = grade(staged.code_files, task.student, **dict(task.grade_kwargs))
+            else:  # nothing to run: no points, and no engine run that would pick every suite
+                result = SubmissionResult(student=task.student)
+            cells = course_cells(task.assignment, staged.code_files, result)
             body = result_to_record(result)
-            status = "graded"
+            if cells is not None:
+                body["cells"] = cells
+            incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
+            status = "error" if incomplete else "graded"
         except Exception as e:  # the engine failed: keep the batch going, regrade on rerun
             body = {
                 "score": 0,

@@ -110,13 +110,20 @@ def build(assignments: list[str] | None = None, root: Path = ROOT) -> list[Path]
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", help=f"default: {' '.join(ASSIGNMENTS)}")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     for p in build(args.assignments or None):
         print(p.relative_to(ROOT))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

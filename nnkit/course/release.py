@@ -172,3 +172,39 @@ def check_current(assignment: str, root: Path = ROOT) -> list[str]:
         course = make_course(Path(tmp) / "course", [assignment], root)
         fresh = generate(assignment, course, db_url=f"sqlite:///{Path(tmp) / 'check.db'}")
         return diff_trees(root / "release" / assignment, fresh)
+
+
+# -------------------------------------------------------------------------------------------
+# command line
+# -------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser) -> None:  # noqa: ANN001 - argparse parser
+    parser.add_argument("assignments", nargs="*", default=[],
+                        help=f"default: all ({', '.join(ASSIGNMENTS)})")
+    parser.add_argument("--check", action="store_true",
+                        help="do not write release/: fail if it is stale or not clean")
+
+
+def run(args) -> int:  # noqa: ANN001 - argparse namespace
+    status = 0
+    unknown = set(args.assignments) - set(ASSIGNMENTS)
+    if unknown:
+        print(f"unknown assignment(s): {', '.join(sorted(unknown))}")
+        return 2
+    for a in args.assignments or ASSIGNMENTS:
+        if args.check:
+            stale = check_current(a)
+            problems = verify_release(a, ROOT / "release" / a)
+            for p in stale:
+                print(f"release/{a}/{p}: differs from a fresh generation")
+            for p in problems:
+                print(f"release/{a}/{p}")
+            status |= bool(stale or problems)
+        else:
+            try:
+                print(f"{release(a).relative_to(ROOT)}: generated and verified")
+            except ReleaseError as e:
+                print(e)
+                status = 1
+    return status

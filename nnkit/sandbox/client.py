@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import importlib.util
 import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -36,18 +38,17 @@ from typing import Any
 
 from nnkit.loader import LoadProblem, Source, Submission
 from nnkit.sandbox import protocol
-from nnkit.sandbox.limits import Limits, child_preexec, clean_env
+from nnkit.sandbox.limits import Limits, PidsCgroup, child_preexec, clean_env
 from nnkit.sandbox.protocol import FrameReader, ProtocolError, Ref
 
+_STUDENT_OPS = frozenset({"call", "new", "method", "getattr", "setattr", "exec"})
 KINDS = ("missing", "exception", "timeout", "crashed", "bad_return", "output_flood")
 
 
 class StudentError(Exception):
     """A student call that failed; ``kind`` is one of :data:`KINDS`."""
 
-    def __init__(
-        self, kind: str, message: str, types: Sequence[str] = (), where: str = ""
-    ) -> None:
+    def __init__(self, kind: str, message: str, types: Sequence[str] = (), where: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -78,12 +79,7 @@ class Reply:
 _RUNTIME: Path | None = None
 
 
-def _runtime_dir() -> Path:
-    """A private directory: the worker program, the wire module, and pkgs/ (numpy, nnlib)."""
-    global _RUNTIME
-    if _RUNTIME is not None and _RUNTIME.exists():
-        return _RUNTIME
-    root = Path(tempfile.mkdtemp(prefix="nnkit-runtime-"))
+def _build_runtime(root: Path) -> None:
     here = Path(__file__).resolve().parent
     rt = root / "runtime"
     rt.mkdir()
@@ -91,21 +87,76 @@ def _runtime_dir() -> Path:
     shutil.copyfile(here / "protocol.py", rt / "nnkit_wire.py")
     pkgs = root / "pkgs"
     pkgs.mkdir()
+    np_dir, libs, nnlib_dir = _exposed()
+    (pkgs / "numpy").symlink_to(np_dir)
+    if libs is not None:
+        (pkgs / "numpy.libs").symlink_to(libs)
+    if nnlib_dir is not None:
+        (pkgs / "nnlib").symlink_to(nnlib_dir)
+    for p in (root, rt, pkgs):
+        p.chmod(0o755)
+
+
+def _exposed() -> tuple[Path, Path | None, Path | None]:
+    """The numpy package dir, numpy.libs (if any) and the nnlib package dir (if any)."""
     import numpy
 
     np_dir = Path(numpy.__file__).resolve().parent
-    (pkgs / "numpy").symlink_to(np_dir)
     libs = np_dir.parent / "numpy.libs"
-    if libs.exists():
-        (pkgs / "numpy.libs").symlink_to(libs)
     spec = importlib.util.find_spec("nnlib")
+    nnlib_dir = None
     if spec is not None and spec.submodule_search_locations:
-        (pkgs / "nnlib").symlink_to(Path(list(spec.submodule_search_locations)[0]).resolve())
-    for p in (root, rt, pkgs):
-        p.chmod(0o755)
-    atexit.register(shutil.rmtree, root, True)
-    _RUNTIME = root
-    return root
+        nnlib_dir = Path(list(spec.submodule_search_locations)[0]).resolve()
+    return np_dir, libs if libs.exists() else None, nnlib_dir
+
+
+def _runtime_key() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in ("worker.py", "protocol.py"):
+        h.update((here / f).read_bytes())
+    h.update(repr(_exposed()).encode())
+    return h.hexdigest()[:16]
+
+
+def _trusted_dir(path: Path) -> bool:
+    """Ours, not writable by others, not a symlink (safe to reuse from /tmp)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _runtime_dir() -> Path:
+    """A private directory: the worker program, the wire module, and pkgs/ (numpy, nnlib).
+
+    Content-addressed and shared by every grading process of this user (a process pool
+    that ends with os._exit leaves nothing new behind); rebuilt if anything looks wrong.
+    """
+    global _RUNTIME
+    if _RUNTIME is not None and _RUNTIME.exists():
+        return _RUNTIME
+    base = Path(tempfile.gettempdir())
+    final = base / f"nnkit-runtime-{os.getuid()}-{_runtime_key()}"
+    ok = (
+        _trusted_dir(final)
+        and (final / "runtime" / "nnkit_worker.py").is_file()
+        and (final / "pkgs" / "numpy").exists()
+    )
+    if not ok:
+        tmp = Path(tempfile.mkdtemp(prefix="nnkit-runtime-build-"))
+        _build_runtime(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process won the race, or a stale/foreign entry
+            if _trusted_dir(final) and (final / "runtime" / "nnkit_worker.py").is_file():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                final = tmp  # a private one for this process
+                atexit.register(shutil.rmtree, tmp, True)
+    _RUNTIME = final
+    return final
 
 
 # ---------------------------------------------------------------- process helpers
@@ -132,9 +183,7 @@ def _proc_table() -> dict[int, tuple[int, int, int, str]]:
 def group_processes(pgid: int, root_pid: int | None = None) -> list[int]:
     """Live (non-zombie) processes in the group/session ``pgid`` or below ``root_pid``."""
     table = _proc_table()
-    found = {
-        pid for pid, (_, pg, sid, st) in table.items() if st != "Z" and pgid in (pg, sid)
-    }
+    found = {pid for pid, (_, pg, sid, st) in table.items() if st != "Z" and pgid in (pg, sid)}
     if root_pid is not None:
         children: dict[int, list[int]] = {}
         for pid, (ppid, *_rest) in table.items():
@@ -188,6 +237,7 @@ class _Child:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
+        self.cgroup = PidsCgroup.create(limits.processes) if limits.use_cgroup else None
         try:
             self.proc = subprocess.Popen(
                 [*cmd[:4], str(req_r), str(rep_w), *cmd[4:]],
@@ -198,9 +248,13 @@ class _Child:
                 cwd=cwd,
                 env=clean_env(cwd),
                 start_new_session=True,
-                preexec_fn=child_preexec(limits),
+                preexec_fn=child_preexec(limits, self.cgroup),
                 close_fds=True,
             )
+        except BaseException:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            raise
         finally:
             for fd in (req_r, rep_w, out_w):
                 os.close(fd)
@@ -215,10 +269,20 @@ class _Child:
         if self.closed:
             return
         self.closed = True
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
         kill_tree(self.pid, self.proc)
+        if self.cgroup is not None:
+            self.cgroup.remove()
         for fd in (self.req, self.rep, self.out):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    def extra_processes(self) -> bool:
+        """Whether anything besides the worker itself runs in its group (forks, spawns)."""
+        if self.cgroup is not None:
+            return len(self.cgroup.members()) > 1
+        return len(group_processes(self.pid, self.pid)) > 1
 
     def cpu_seconds(self) -> float:
         try:
@@ -324,8 +388,12 @@ class Worker:
                 continue
             try:
                 self._request(
-                    {"op": "exec", "code": src.code, "filename": src.filename,
-                     "lineno": src.lineno},
+                    {
+                        "op": "exec",
+                        "code": src.code,
+                        "filename": src.filename,
+                        "lineno": src.lineno,
+                    },
                     timeout=self.load_timeout,
                 )
             except StudentError as e:
@@ -497,6 +565,11 @@ class Worker:
             header = dict(header, drop=self._pending_drop)
             self._pending_drop = []
         hdr, bufs = self._exchange(header, buffers or [], timeout or self.timeout)
+        if header.get("op") in _STUDENT_OPS and self._child.extra_processes():
+            self._kill()
+            raise StudentError(
+                "crashed", "left processes running after the call (all killed, worker replaced)"
+            )
         if not hdr.get("ok"):
             kind = hdr.get("kind")
             kind = kind if kind in KINDS else "bad_return"
@@ -550,8 +623,9 @@ class Worker:
             self._kill()
             raise StudentError("bad_return", f"returned something that is not data ({e})") from None
 
-    def _invoke(self, header: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                echo: bool) -> Reply:
+    def _invoke(
+        self, header: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any], echo: bool
+    ) -> Reply:
         if self._child is None:
             self.start()
         tree, bufs = self._encode_args([list(args), kwargs])
@@ -570,11 +644,18 @@ class Worker:
 
     # ------------------------------------------------------------ public ops
 
-    def call(self, name: str, *args: Any, keep: Sequence[int] = (), echo_args: bool = False,
-             **kwargs: Any) -> Reply:
+    def call(
+        self,
+        name: str,
+        *args: Any,
+        keep: Sequence[int] = (),
+        echo_args: bool = False,
+        **kwargs: Any,
+    ) -> Reply:
         """Call the submission's function ``name``; ``keep``: tuple indices kept as Refs."""
-        return self._invoke({"op": "call", "name": name, "keep": list(keep)}, args, kwargs,
-                            echo_args)
+        return self._invoke(
+            {"op": "call", "name": name, "keep": list(keep)}, args, kwargs, echo_args
+        )
 
     def new(self, cls_name: str, *args: Any, **kwargs: Any) -> Ref:
         """Construct a student object; it stays in the worker."""
@@ -582,19 +663,32 @@ class Worker:
         assert isinstance(value, Ref)
         return value
 
-    def method(self, ref: Ref, name: str, *args: Any, keep: Sequence[int] = (),
-               echo_args: bool = False, **kwargs: Any) -> Reply:
+    def method(
+        self,
+        ref: Ref,
+        name: str,
+        *args: Any,
+        keep: Sequence[int] = (),
+        echo_args: bool = False,
+        **kwargs: Any,
+    ) -> Reply:
         """Call ``ref.name(*args, **kwargs)`` in the worker."""
         self._check_refs(ref)
-        return self._invoke({"op": "method", "ref": ref.id, "name": name, "keep": list(keep)},
-                            args, kwargs, echo_args)
+        return self._invoke(
+            {"op": "method", "ref": ref.id, "name": name, "keep": list(keep)},
+            args,
+            kwargs,
+            echo_args,
+        )
 
     def getattr(self, ref: Ref | None, attr: str) -> Any:
         """Read an attribute of a worker object (``None``: a module-level name)."""
         if ref is not None:
             self._check_refs(ref)
         return self._invoke(
-            {"op": "getattr", "ref": None if ref is None else ref.id, "name": attr}, (), {},
+            {"op": "getattr", "ref": None if ref is None else ref.id, "name": attr},
+            (),
+            {},
             False,
         ).value
 

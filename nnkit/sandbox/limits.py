@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import importlib.util
+import itertools
 import os
 import resource
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +23,12 @@ class Limits:
 
     memory_mb: int = 2048  # RLIMIT_AS (address space)
     cpu_seconds: int = 600  # RLIMIT_CPU over the worker's life (recycled at half of it)
-    processes: int = 32  # RLIMIT_NPROC headroom above the user's current task count
+    processes: int = 32  # tasks: pids cgroup size; RLIMIT_NPROC headroom above the user's
     file_size_mb: int = 16  # RLIMIT_FSIZE
     output_kb: int = 1024  # stdout+stderr per call before "output_flood"
     open_files: int = 256  # RLIMIT_NOFILE
+    use_cgroup: bool = True  # a pids cgroup of `processes` tasks when the host allows it
+    hide_secrets: bool = True  # cover reference/, grading_tests/, nnkit/, ... (root only)
 
     @property
     def output_bytes(self) -> int:
@@ -48,11 +56,130 @@ def _user_tasks(uid: int) -> int:
     return n
 
 
-def child_preexec(limits: Limits) -> Callable[[], None]:
+try:  # loaded now: nothing may be dlopen()ed between fork and exec
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - non-glibc platforms
+    _LIBC = None
+_PR_SET_PDEATHSIG = 1
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REC, _MS_PRIVATE = 0x4000, 1 << 18
+#: repository folders holding solutions, hidden tests or other students' work
+_SECRET_REPO_DIRS = (".git", "source", "tests", "submitted", "autograded", "feedback")
+
+
+def secret_dirs() -> list[str]:
+    """Folders a worker must not read: the kit's packages and the course's secret folders."""
+    out: list[Path] = []
+    for pkg in ("reference", "grading_tests", "nnkit"):
+        spec = importlib.util.find_spec(pkg)
+        if spec is not None and spec.submodule_search_locations:
+            out.append(Path(list(spec.submodule_search_locations)[0]).resolve())
+    roots = {p.parent for p in out}
+    for root in roots:
+        out += [root / d for d in _SECRET_REPO_DIRS if (root / d).is_dir()]
+    return sorted({str(p) for p in out})
+
+
+_CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+_counter = itertools.count()
+
+
+class PidsCgroup:
+    """A pids cgroup holding one worker and everything it forks (when the host allows it).
+
+    RLIMIT_NPROC does not bind root; a writable pids controller (cgroup v1 or v2) caps the
+    number of tasks of the worker's tree whoever runs the grader, and lists every member for
+    the kill, even one that left the session.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, max_tasks: int) -> PidsCgroup | None:
+        for root in _CGROUP_ROOTS:
+            if root.name != "pids":
+                ctl = root / "cgroup.controllers"
+                try:
+                    if "pids" not in ctl.read_text().split():
+                        continue
+                except OSError:
+                    continue
+            path = root / f"nnkit-{os.getpid()}-{next(_counter)}"
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            try:
+                (path / "pids.max").write_text(str(max_tasks))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+                continue
+            return cls(path)
+        return None
+
+    def join(self) -> None:
+        """Move the calling process into the group (called in the child before exec)."""
+        with open(self.path / "cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
+
+    def members(self) -> list[int]:
+        try:
+            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        for _ in range(200):
+            pids = self.members()
+            if not pids:
+                break
+            for p in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(p, signal.SIGKILL)
+            time.sleep(0.005)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for _ in range(100):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.01)
+
+
+def _hide(paths: list[bytes]) -> None:
+    """In a private mount namespace, cover ``paths`` with empty read-only tmpfs (root only)."""
+    libc = _LIBC
+    if libc is None or os.geteuid() != 0 or not paths:
+        return
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        return
+    # only once nothing can propagate back to the grader's namespace
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return
+    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    for p in paths:
+        libc.mount(b"tmpfs", p, b"tmpfs", flags, b"size=4k,mode=555")
+
+
+def child_preexec(limits: Limits, cgroup: PidsCgroup | None = None) -> Callable[[], None]:
     """The ``preexec_fn`` that applies ``limits`` in the child before exec."""
     nproc = _user_tasks(os.getuid()) + limits.processes
+    hidden = [p.encode() for p in secret_dirs()] if limits.hide_secrets else []
 
     def apply() -> None:
+        if cgroup is not None:
+            cgroup.join()
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _hide(hidden)
+
         def lim(which: int, value: int) -> None:
             try:
                 resource.setrlimit(which, (value, value))

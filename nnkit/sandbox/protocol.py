@@ -35,7 +35,8 @@ _generic = np.generic
 _dtype = np.dtype
 _asarray = np.asarray
 
-MAX_FRAME_BYTES = 1 << 30
+MAX_FRAME_BYTES = 1 << 28  # 256 MiB per message
+MAX_HEADER_BYTES = 1 << 24  # 16 MiB of JSON
 MAX_PARTS = 100_000
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000
@@ -241,6 +242,8 @@ class FrameReader:
         if len(b) < hdr:
             return None
         lens = [_LEN.unpack_from(b, 4 + 8 * i)[0] for i in range(n)]
+        if lens[0] > MAX_HEADER_BYTES:
+            raise ProtocolError("header too large")
         total = hdr + sum(lens)
         if total > self.max_bytes:
             raise ProtocolError(f"frame of {total} bytes exceeds the limit")
@@ -254,14 +257,16 @@ class FrameReader:
         del b[:total]
         try:
             header = json.loads(parts[0].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise ProtocolError(f"bad header: {e}") from None
         if type(header) is not dict:
             raise ProtocolError("header is not an object")
         return header, parts[1:]
 
 
-def read_frame(fd: int, reader: FrameReader | None = None) -> tuple[dict[str, Any], list[bytearray]]:
+def read_frame(
+    fd: int, reader: FrameReader | None = None
+) -> tuple[dict[str, Any], list[bytearray]]:
     """Blocking read of one frame (used by the worker)."""
     reader = reader or FrameReader()
     while True:

@@ -27,9 +27,8 @@ import types  # noqa: E402
 import warnings  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 import nnkit_wire as wire  # noqa: E402  (the runtime copy of protocol.py)
+import numpy as np  # noqa: E402
 
 _np_seed = np.random.seed
 _write_frame = wire.write_frame
@@ -204,7 +203,13 @@ def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
         return
     if op in ("call", "new"):
         if name not in st.ns:
-            _reply({"ok": False, "kind": "missing", "message": f"{name} is not defined in the submission"})
+            _reply(
+                {
+                    "ok": False,
+                    "kind": "missing",
+                    "message": f"{name} is not defined in the submission",
+                }
+            )
             return
         fn = st.ns[name]
         if op == "new":
@@ -244,15 +249,35 @@ def main() -> None:
         except _ProtocolError as e:
             _reply({"ok": False, "kind": "bad_return", "message": _short(f"protocol: {e}")})
         except SystemExit as e:
-            _reply({"ok": False, "kind": "crashed", "message": f"called sys.exit({e.code!r})",
-                    "fatal": True})
+            _reply(
+                {
+                    "ok": False,
+                    "kind": "crashed",
+                    "message": f"called sys.exit({e.code!r})",
+                    "fatal": True,
+                }
+            )
             _os_exit(0)
         except Exception as e:  # noqa: BLE001 - the student's exception, reported
-            _reply({"ok": False, "kind": "exception", "message": _exc_message(e),
-                    "types": _exc_types(e), "where": _student_trace(e)})
+            _reply(
+                {
+                    "ok": False,
+                    "kind": "exception",
+                    "message": _exc_message(e),
+                    "types": _exc_types(e),
+                    "where": _student_trace(e),
+                }
+            )
         except BaseException as e:  # noqa: BLE001 - KeyboardInterrupt & co: fatal
-            _reply({"ok": False, "kind": "exception", "message": _exc_message(e),
-                    "types": _exc_types(e), "fatal": True})
+            _reply(
+                {
+                    "ok": False,
+                    "kind": "exception",
+                    "message": _exc_message(e),
+                    "types": _exc_types(e),
+                    "fatal": True,
+                }
+            )
             _os_exit(0)
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from batch_helpers import GRADE_KWARGS, result_files, write_class
+from batch_helpers import GRADE_KWARGS, lost_apis, result_files, write_class
 
 from nnkit.batch import BatchConfig, run_batch
 
@@ -53,7 +53,7 @@ def test_local_cluster_results_are_byte_identical(tmp_path: Path) -> None:
     ).read_bytes()
 
     records = {p.stem: json.loads(p.read_bytes()) for p in a}
-    assert records["ann"]["score"] == records["ann"]["max_score"] > 0
-    assert 0 < records["bob"]["score"] < records["bob"]["max_score"]
-    assert records["cy"]["score"] < records["cy"]["max_score"]
+    assert lost_apis(records["ann"]) == set() and records["ann"]["score"] > 0
+    assert lost_apis(records["bob"]) == {"relu_backward"}
+    assert "relu_forward" in lost_apis(records["cy"])  # hangs: the per-call limit stops it
     assert any("empty" in m for m in records["ed"]["messages"])

@@ -44,7 +44,8 @@ def _batch(sub: Path, out: Path, db: str, env: dict[str, str]) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "nnkit.batch",
+        "nnkit",
+        "grade",
         str(sub),
         "--workers",
         "1",

@@ -16,7 +16,7 @@ def write(tmp: Path, code: str, name: str = "sub.py") -> Path:
     return p
 
 
-def worker_for(tmp: Path, code: str, timeout: float = 2.0, **limits: int) -> Worker:
+def worker_for(tmp: Path, code: str, timeout: float = 2.0, **limits: object) -> Worker:
     return Worker(load_submission(write(tmp, code)), timeout=timeout, limits=Limits(**limits))
 
 

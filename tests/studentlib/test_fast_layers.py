@@ -60,7 +60,9 @@ def test_conv_matches_naive(case, dtype, seed):
     ref_out, ref_cache = conv_forward_naive(x, w, b, param)
     _close(out, ref_out, dtype)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    for got, want in zip(conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache)):
+    for got, want in zip(
+        conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache), strict=True
+    ):
         _close(got, want, dtype)
     for before, after in [(x0, x), (w0, w), (b0, b)]:
         np.testing.assert_array_equal(before, after)
@@ -89,8 +91,47 @@ def test_conv_fixed_cases(x_shape, w_shape, stride, pad, dtype):
     ref_out, ref_cache = conv_forward_naive(x, w, b, param)
     _close(out, ref_out, dtype)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    for got, want in zip(conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache)):
+    for got, want in zip(
+        conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache), strict=True
+    ):
         _close(got, want, dtype)
+
+
+def test_conv_with_gaps_between_windows_after_other_convs():
+    """Stride 3 with 1x1 filters: two rows and columns of every 3x3 cell get no gradient, also
+    when recycled memory still holds the gradients of another convolution of the same input."""
+    rng = np.random.default_rng(6)
+    x, b = rng.standard_normal((8, 4, 30, 30)), np.ones(2)
+
+    def check(w: np.ndarray, param: dict) -> None:
+        out, cache = conv_forward_fast(x, w, b, param)
+        dout = rng.standard_normal(out.shape)
+        got = conv_backward_fast(dout, cache)
+        want = conv_backward_naive(dout, conv_forward_naive(x, w, b, param)[1])
+        for g, ref in zip(got, want, strict=True):
+            _close(g, ref, np.float64)
+
+    check(rng.standard_normal((2, 4, 3, 3)), {"stride": 1, "pad": 0})
+    check(rng.standard_normal((2, 4, 1, 1)), {"stride": 3, "pad": 0})
+
+
+def test_stride1_convs_sharing_buffer_shapes_do_not_mix():
+    """Two geometries with the same (N, F, Ho, padded W) but different output widths."""
+    rng = np.random.default_rng(7)
+    cases = [
+        (rng.standard_normal((16, 2, 10, 10)), rng.standard_normal((8, 2, 3, 3))),  # Wo 8
+        (rng.standard_normal((16, 2, 12, 10)), rng.standard_normal((8, 2, 5, 1))),  # Wo 10
+    ]
+    param = {"stride": 1, "pad": 0}
+    for x, w in [*cases, cases[0]]:
+        b = np.zeros(8)
+        out, cache = conv_forward_fast(x, w, b, param)
+        dout = rng.standard_normal(out.shape)
+        got = conv_backward_fast(dout, cache)
+        want = conv_backward_naive(dout, conv_forward_naive(x, w, b, param)[1])
+        for g, ref in zip(got, want, strict=True):
+            _close(g, ref, np.float64)
+        del out, cache, got
 
 
 def test_conv_floors_output_size_like_naive():
@@ -102,7 +143,9 @@ def test_conv_floors_output_size_like_naive():
     assert out.shape == ref_out.shape == (2, 3, 3, 3)
     _close(out, ref_out, np.float64)
     dout = rng.standard_normal(out.shape)
-    for got, want in zip(conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache)):
+    for got, want in zip(
+        conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache), strict=True
+    ):
         _close(got, want, np.float64)
 
 
@@ -121,15 +164,17 @@ def test_conv_results_and_caches_are_independent_between_calls():
     kept_grads = [g.copy() for g in grads1]
     conv_backward_fast(dout, cache2)
     conv_backward_fast(dout, cache1)
-    for got, want, kept_grad in zip(grads1, conv_backward_naive(dout, (x1, w, param)), kept_grads):
+    naive = conv_backward_naive(dout, (x1, w, param))
+    for got, want, kept_grad in zip(grads1, naive, kept_grads, strict=True):
         np.testing.assert_array_equal(got, kept_grad)
         _close(got, want, np.float64)
 
 
 def test_conv_rejects_channel_mismatch():
     with pytest.raises(ValueError, match="channels"):
-        conv_forward_fast(np.zeros((1, 2, 5, 5)), np.zeros((1, 3, 3, 3)), np.zeros(1),
-                          {"stride": 1, "pad": 0})
+        conv_forward_fast(
+            np.zeros((1, 2, 5, 5)), np.zeros((1, 3, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0}
+        )
 
 
 @st.composite

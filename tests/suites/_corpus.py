@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -45,23 +46,31 @@ def suite_files(api: str, standalone: bool = False) -> list[Path]:
     ]
 
 
-def grade_on(paths: list[Path] | Path, student: str, files: list[Path] | None = None):
+def grade_on(
+    paths: list[Path] | Path, student: str, files: list[Path] | None = None, timeout: float = 5.0
+) -> Any:
     """nnkit.grade.grade restricted to some suite modules (all of grading_tests if None)."""
     from nnkit.grade import grade
 
     if files is None:
-        return grade(paths, student)
-    return grade(paths, student, tests_dir=files[0], extra_args=[str(f) for f in files[1:]])
+        return grade(paths, student, timeout=timeout)
+    return grade(
+        paths,
+        student,
+        timeout=timeout,
+        tests_dir=files[0],
+        extra_args=[str(f) for f in files[1:]],
+    )
 
 
-def run_mutant(mutant, workdir: Path, student: str = "mutant-check"):
+def run_mutant(mutant: Any, workdir: Path, student: str = "mutant-check") -> Any:
     """Grade one mutant on the suites of its API; returns the SubmissionResult."""
     pkg = catalog.materialize(mutant, workdir / mutant.name)
     files = suite_files(mutant.api, standalone=mutant.file == "neural_net.py")
     return grade_on(pkg, student, files)
 
 
-def killed_by(result, api: str) -> list[str]:
+def killed_by(result: Any, api: str) -> list[str]:
     """Names of the failed tests of ``api``."""
     return [t.name for t in result.tests if not t.passed and t.api_name == api]
 
@@ -79,8 +88,10 @@ def main() -> int:
             status = f"KILLED ({len(names)} {m.api} tests)" if names else "SURVIVED"
             print(f"{m.name:38s} {status:40s} -{lost:g} points")
     total = len(catalog.MUTANTS)
-    print(f"killed {killed}/{total} mutants ({100 * killed / total:.0f} %) "
-          f"in {time.monotonic() - start:.1f} s")
+    print(
+        f"killed {killed}/{total} mutants ({100 * killed / total:.0f} %) "
+        f"in {time.monotonic() - start:.1f} s"
+    )
     return 0 if killed == total else 1
 
 

@@ -17,6 +17,9 @@ save_model...}}``. The config rebuilds the model:
   hidden_size, output_size
 """
 
+# The API (and reproducible runs after np.random.seed) use numpy's global random state.
+# ruff: noqa: NPY002
+
 from __future__ import annotations
 
 import json
@@ -288,7 +291,8 @@ def _validate(
             raise _fail(where, f"{key}: the model has no batchnorm layer {i}")
         if value.shape != shapes[f"gamma{i}"] or value.dtype.kind != "f":
             raise _fail(
-                where, f"{key} has shape {value.shape} ({value.dtype}), expected {shapes[f'gamma{i}']}"
+                where,
+                f"{key} has shape {value.shape} ({value.dtype}), expected {shapes[f'gamma{i}']}",
             )
 
 
@@ -312,7 +316,9 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     except json.JSONDecodeError as error:
         raise _fail(where, f"'meta' is not valid JSON: {error}") from error
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _fail(where, f"unsupported format {meta.get('format') if isinstance(meta, dict) else meta!r}")
+        raise _fail(
+            where, f"unsupported format {meta.get('format') if isinstance(meta, dict) else meta!r}"
+        )
     class_name = meta.get("class")
     standalone = bool(meta.get("standalone", False))
     class_key = "StandaloneTwoLayerNet" if standalone else class_name

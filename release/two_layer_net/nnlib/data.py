@@ -384,9 +384,7 @@ def _extract(archive: Path, dest: Path) -> None:
             tar.extractall(dest)
 
 
-def download(
-    name: str, dest: str | os.PathLike | None = None, quiet: bool = False
-) -> Path:
+def download(name: str, dest: str | os.PathLike | None = None, quiet: bool = False) -> Path:
     """Download a data set into ``dest`` (default: the data directory), check, and unpack it.
 
     Every file is checked against its published checksum before it is used; a mismatch raises

@@ -37,13 +37,13 @@ __all__ = [
 class _BufferPool:
     """Recycles large arrays; an array is reused only once nothing but the pool refers to it."""
 
-    def __init__(self, max_bytes: int = 512 * 2**20, min_bytes: int = 2**16) -> None:
+    def __init__(self, max_bytes: int = 256 * 2**20, min_bytes: int = 2**16) -> None:
         self.max_bytes = max_bytes
         self.min_bytes = min_bytes
         self._buffers: dict[tuple[str, tuple[int, ...], str], list[np.ndarray]] = {}
 
     def get(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """An array of ``shape``/``dtype``: zeros when new, else the contents left by its last use."""
+        """An array of shape/dtype: zeros when new, else what its last user left in it."""
         nbytes = int(np.prod(shape)) * dtype.itemsize
         if nbytes < self.min_bytes:
             return np.zeros(shape, dtype)
@@ -67,10 +67,6 @@ class _BufferPool:
             bucket[:] = [b for b in bucket if sys.getrefcount(b) > 3]
             if not bucket:
                 del self._buffers[key]
-
-    def clear(self) -> None:
-        """Forget every pooled array."""
-        self._buffers.clear()
 
 
 _POOL = _BufferPool()
@@ -135,14 +131,18 @@ def conv_forward_fast(
     dtype = x.dtype
     K = C * HH * WW
     xp = _padded(x, pad)
-    cols = _POOL.get("cols", (N, K, Ho * Wo), dtype)
-    np.copyto(cols.reshape(N, C, HH, WW, Ho, Wo), _windows(xp, HH, WW, stride, Ho, Wo))
+    # Columns (N, K + 1, Ho*Wo): K rows of window values and a row of ones, so that one
+    # product [w | b] @ cols adds the bias and, in the backward pass, dout @ cols.T gives db.
+    cols = _POOL.get("cols", (N, K + 1, Ho * Wo), dtype)
+    np.copyto(cols[:, :K].reshape(N, C, HH, WW, Ho, Wo), _windows(xp, HH, WW, stride, Ho, Wo))
+    cols[:, K] = 1
     del xp
-    w2 = np.ascontiguousarray(w.reshape(F, K), dtype=dtype)
+    wb = np.empty((F, K + 1), dtype=dtype)
+    wb[:, :K] = w.reshape(F, K)
+    wb[:, K] = b
     out = _POOL.get("conv_out", (N, F, Ho * Wo), dtype)
-    np.matmul(w2, cols, out=out)
-    out += np.asarray(b, dtype=dtype).reshape(1, F, 1)
-    cache = (x.shape, w2, w.shape, cols, stride, pad, Ho, Wo)
+    np.matmul(wb, cols, out=out)
+    cache = (x.shape, wb, w.shape, cols, stride, pad, Ho, Wo)
     return out.reshape(N, F, Ho, Wo), cache
 
 
@@ -154,7 +154,7 @@ def conv_backward_fast(
     dout: (N, F, Ho, Wo); cache from conv_forward_fast.
     Returns dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
-    x_shape, w2, w_shape, cols, stride, pad, Ho, Wo = cache
+    x_shape, wb, w_shape, cols, stride, pad, Ho, Wo = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w_shape
     dtype = cols.dtype
@@ -162,10 +162,11 @@ def conv_backward_fast(
     dout = np.asarray(dout, dtype=dtype)
     dout3 = np.ascontiguousarray(dout).reshape(N, F, Ho * Wo)
 
-    db = dout3.sum(axis=(0, 2))
-    dw_per_n = _POOL.get("dw", (N, F, K), dtype)
-    np.matmul(dout3, cols.transpose(0, 2, 1), out=dw_per_n)
-    dw = dw_per_n.sum(axis=0).reshape(w_shape)
+    dwb_per_n = _POOL.get("dw", (N, F, K + 1), dtype)
+    np.matmul(dout3, cols.transpose(0, 2, 1), out=dwb_per_n)
+    dwb = dwb_per_n.sum(axis=0)
+    dw, db = dwb[:, :K].reshape(w_shape), dwb[:, K].copy()
+    w2 = wb[:, :K]
 
     if stride == 1:
         dxp = _col2im_stride1(dout, w2, (N, C, H + 2 * pad, W + 2 * pad), HH, WW)

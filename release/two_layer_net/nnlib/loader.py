@@ -13,8 +13,8 @@ as aliases of it. So ``reference/*.py`` can be graded as a multi-file submission
 
 The loader never executes the code it reads (only ``ast``); :func:`import_notebook` is the
 in-process helper for students (a later notebook importing an earlier one's definitions).
-It imports only the standard library (plus nbformat when available) so that a copy of it
-can ship with the student library.
+It imports only the standard library (nbformat only for notebooks older than format 4) so
+that a copy of it can ship with the student library.
 """
 
 from __future__ import annotations
@@ -175,9 +175,7 @@ def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return True, [node.name]
     if isinstance(node, ast.Import | ast.ImportFrom):
-        if isinstance(node, ast.ImportFrom) and any(
-            a.name == IMPORT_NOTEBOOK for a in node.names
-        ):
+        if isinstance(node, ast.ImportFrom) and any(a.name == IMPORT_NOTEBOOK for a in node.names):
             return False, []  # the helper is a no-op when graded: one shared namespace
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             return False, []
@@ -268,19 +266,25 @@ def extract_definitions(
 
 
 def _read_notebook_cells(path: Path) -> list[tuple[str, str]]:
-    """(cell_type, source) of every cell; nbformat when available, else plain JSON."""
-    try:
+    """(cell_type, source) of every cell: nbformat 4 JSON read directly (fast); other
+    versions through nbformat's converter."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a notebook")
+    if data.get("nbformat", 4) != 4:
         import nbformat
 
-        nb = nbformat.read(str(path), as_version=4)
+        nb = nbformat.reads(json.dumps(data), as_version=4)
         return [(c.cell_type, c.source) for c in nb.cells]
-    except ImportError:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        cells = []
-        for c in data.get("cells", []):
-            src = c.get("source", "")
-            cells.append((c.get("cell_type", ""), "".join(src) if isinstance(src, list) else src))
-        return cells
+    cells = []
+    for c in data.get("cells", []):
+        if not isinstance(c, dict):
+            continue
+        src = c.get("source", "")
+        if isinstance(src, list):
+            src = "".join(str(x) for x in src)
+        cells.append((str(c.get("cell_type", "")), str(src)))
+    return cells
 
 
 def load_notebook(path: Path) -> tuple[list[Source], list[LoadProblem]]:
@@ -316,9 +320,7 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            nbs = sorted(
-                x for x in p.glob("*.ipynb") if ".ipynb_checkpoints" not in x.parts
-            )
+            nbs = sorted(x for x in p.glob("*.ipynb") if ".ipynb_checkpoints" not in x.parts)
             pys = sorted(x for x in p.glob("*.py") if x.name != "__init__.py")
             out += nbs or pys
         else:
@@ -429,9 +431,7 @@ def import_notebook(path: str | Path, into: dict[str, Any] | None = None) -> typ
     for prob in problems:
         print(f"import_notebook: {prob}", file=sys.stderr)
     for s in sources:
-        code = compile(
-            ast.increment_lineno(ast.parse(s.code), s.lineno - 1), s.filename, "exec"
-        )
+        code = compile(ast.increment_lineno(ast.parse(s.code), s.lineno - 1), s.filename, "exec")
         exec(code, mod.__dict__)  # noqa: S102 - the student's own code in their own kernel
     if into is not None:
         into.update({k: v for k, v in vars(mod).items() if not k.startswith("_")})

@@ -1,5 +1,8 @@
 """Models of the independent correct implementation."""
 
+# The API pins numpy's global random state (np.random.seed / randn / choice).
+# ruff: noqa: NPY002
+
 import numpy as np
 from layer_utils import (
     affine_relu_backward,
@@ -158,7 +161,9 @@ class ThreeLayerConvNet:
             "W1": weight_scale * np.random.randn(num_filters, c, filter_size, filter_size),
             "b1": np.zeros(num_filters),
         }
-        self.params["W2"] = weight_scale * np.random.randn(num_filters * (h // 2) * (w // 2), hidden_dim)
+        self.params["W2"] = weight_scale * np.random.randn(
+            num_filters * (h // 2) * (w // 2), hidden_dim
+        )
         self.params["b2"] = np.zeros(hidden_dim)
         self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
         self.params["b3"] = np.zeros(num_classes)
