@@ -9,6 +9,14 @@ Saved models (accuracy thresholds): a submission earns the points of
 submission (in the submission's folder, or next to the submitted file), loads into the
 reference model, and meets the threshold on the held-out split (``nnkit.heldout``).
 A missing or malformed file scores 0 with a message saying so.
+
+The model is scored on the held-out inputs exactly as ``nnlib.data`` returns them (raw, not
+preprocessed). A student who trained on preprocessed data saves the preprocessing with the
+model, as keyword arguments of ``save_model`` (stored in the file's meta):
+``x_mean``/``x_std`` (a number, or nested lists of one sample's shape, e.g. the mean image:
+the model sees ``(X - x_mean) / x_std``) and, for regression, ``y_mean``/``y_std`` (the
+prediction is ``output * y_std + y_mean``). Classification: accuracy of the argmax of the
+scores; regression (one output): RMSE in the data set's units.
 """
 
 from __future__ import annotations
@@ -146,6 +154,7 @@ THRESHOLDS: dict[str, Threshold] = {
     # diabetes regression (targets in their original units, std ~77): predicting the mean
     # gives RMSE ~77 and linear regression ~54-58; 60 asks for a model that learned something.
     "diabetes": Threshold("diabetes", "rmse", 60.0, ("FullyConnectedNet",)),
-    # California housing (targets in units of $100k, std ~1.15): linear regression ~0.73.
-    "california": Threshold("california", "rmse", 0.75, ("FullyConnectedNet",)),
+    # California housing (targets in units of $100k, std ~1.15): predicting the mean gives
+    # ~1.15, linear regression ~0.73, a small FC net ~0.5-0.55; 0.65 asks for a non-linear fit.
+    "california": Threshold("california", "rmse", 0.65, ("FullyConnectedNet",)),
 }

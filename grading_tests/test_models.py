@@ -418,3 +418,11 @@ def test_cnn_float32(student: Any, rng: np.random.Generator) -> None:
     X = X.astype(np.float32)
     pair.check_scores(X, "model32", np.float32)
     pair.check_loss(X, y, "model32", np.float32)
+
+
+@pytest.mark.grade("ThreeLayerConvNet: numeric gradient of your loss")
+def test_cnn_numeric(student: Any, rng: np.random.Generator) -> None:
+    """Gradients of W1, b1, W2 against central differences of the student's own loss."""
+    pair = Pair(student, "ThreeLayerConvNet", dict(CNN, reg=0.2), "X (2, 2, 6, 6), reg 0.2", rng)
+    X, y = _data(rng, (2, 2, 6, 6), 4)
+    numeric_check(pair, X, y, ("W1", "b1", "W2"), rng)

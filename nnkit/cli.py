@@ -21,33 +21,43 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_IMPORT_ERRORS: dict[str, str] = {}
+
+
 def _module(path: str) -> ModuleType | None:
     try:
         return importlib.import_module(path)
-    except ImportError:
+    except ImportError as e:
+        _IMPORT_ERRORS[path] = f"{type(e).__name__}: {e}"
         return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (others may be slow to import)."""
     parser = argparse.ArgumentParser(prog="nnkit", description="nnkit: graded numpy NN kits")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (path, help_text) in SUBCOMMANDS.items():
-        mod = _module(path)
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if mod is not None and hasattr(mod, "add_arguments"):
-            mod.add_arguments(p)
+        if name == command:
+            mod = _module(path)
+            if mod is not None and hasattr(mod, "add_arguments"):
+                mod.add_arguments(p)
         p.set_defaults(_module_path=path)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nnkit`` script and of ``python -m nnkit``."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     mod = _module(args._module_path)
     if mod is None or not hasattr(mod, "run"):
         print(
-            f"nnkit {args.command}: not available ({args._module_path} is missing)", file=sys.stderr
+            f"nnkit {args.command}: not available "
+            f"({_IMPORT_ERRORS.get(args._module_path, args._module_path + ' has no run()')})",
+            file=sys.stderr,
         )
         return 2
     return int(mod.run(args) or 0)

@@ -316,6 +316,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
     except StudentError as e:
         pytest.fail(f"{api}: the submission could not be loaded ({e})", pytrace=False)
     if not defined:
+        why = next((p for p in w.load_problems if api in p.names), None)
+        if why is not None:
+            pytest.fail(f"{api} could not be loaded ({why})", pytrace=False)
         pytest.fail(f"{api} is not defined in the submission", pytrace=False)
     return None
 

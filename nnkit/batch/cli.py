@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     g.add_argument("--out", type=Path, help="output folder (default: PATH/../graded)")
-    g.add_argument("--course", type=Path, help="course root with release/ (default: PATH/..)")
+    g.add_argument(
+        "--course", type=Path, help="course root: release/, gradebook.db (default: PATH/..)"
+    )
     g.add_argument("--db", help="gradebook URL (default: sqlite:///<course>/gradebook.db)")
     g.add_argument("--no-gradebook", action="store_true", help="do not write the gradebook")
     g.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) to grade on")
@@ -33,7 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, path: Path) -> int:
-    """Run a batch from parsed arguments; print the summary table. Exit status 0."""
+    """Run a batch from parsed arguments; print the summary table.
+
+    Exit status 1 if grading itself failed for some submission (a rerun retries those).
+    """
     kwargs: dict[str, object] = {}
     if getattr(args, "timeout", None) is not None:
         kwargs["timeout"] = float(args.timeout)
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace, path: Path) -> int:
         f"{summary.skipped} already graded, {summary.errors} failed to grade; "
         f"results in {summary.out_dir}"
     )
-    return 0
+    return 1 if summary.errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from nnkit.batch.runner import crashed_outcome
-from nnkit.batch.task import GradeTask, Outcome, run_task
+from nnkit.batch.task import GradeTask, Outcome, failed_outcome, run_task
 
 
 def run_dask(
@@ -57,7 +56,7 @@ def run_dask(
             try:
                 outcome = fut.result()
             except Exception as e:  # KilledWorker and the like: the engine itself failed
-                outcome = crashed_outcome(task, f"{type(e).__name__} on the cluster")
+                outcome = failed_outcome(task, f"{type(e).__name__} on the cluster")
             on_outcome(task, outcome)
             fut.release()
             top_up()

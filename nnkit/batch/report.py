@@ -7,6 +7,7 @@ scores) and ``report_tests.png`` (pass share per test), one section per assignme
 from __future__ import annotations
 
 import io
+import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,15 @@ def _plots(name: str, records: list[dict[str, Any]], out_dir: Path) -> tuple[str
 
     tests_png = f"report_{name}_tests.png"
     rows = pass_shares(records)
-    fig, ax = plt.subplots(figsize=(7, max(2.0, 0.22 * len(rows) + 1)))
-    ax.barh([r[0] for r in rows], [100 * r[1] for r in rows], color="#5a9e6f")
+    fig, ax = plt.subplots(figsize=(10, max(2.0, 0.22 * len(rows) + 1)))
+    labels = [r[0] if len(r[0]) <= 70 else r[0][:67] + "..." for r in rows]
+    ax.barh(range(len(rows)), [100 * r[1] for r in rows], color="#5a9e6f")
+    ax.set_yticks(range(len(rows)), labels)
     ax.set_xlim(0, 100)
     ax.set_xlabel("students passing (%)")
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_title(f"{name}: pass share per test")
+    ax.set_title(f"{name}: pass share per test", loc="left")
     fig.tight_layout()
     _save(fig, out_dir / tests_png)
     plt.close(fig)
@@ -96,7 +99,7 @@ def write_report(
             f"## {a}",
             "",
             f"{len(graded)} graded submissions ({len(rs) - len(graded)} failed to grade); "
-            f"mean {sum(pc) / len(pc):.1f} %, median {sorted(pc)[len(pc) // 2]:.1f} %.",
+            f"mean {statistics.fmean(pc):.1f} %, median {statistics.median(pc):.1f} %.",
             "",
             f"![total scores]({scores_png})",
             "",

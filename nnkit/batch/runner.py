@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,7 +27,14 @@ from tqdm import tqdm
 from nnkit.batch.discover import Submission, discover
 from nnkit.batch.outputs import write_outputs
 from nnkit.batch.store import ResultStore, grader_fingerprint
-from nnkit.batch.task import DEFAULT_GRADE_FN, GradeTask, Outcome, make_task, run_task
+from nnkit.batch.task import (
+    DEFAULT_GRADE_FN,
+    GradeTask,
+    Outcome,
+    failed_outcome,
+    make_task,
+    run_task,
+)
 from nnkit.batch.triage import CourseIndex
 
 
@@ -49,13 +56,12 @@ class BatchConfig:
     report: bool = True
 
     def resolved(self) -> BatchConfig:
+        """The same configuration with every default filled in and paths made absolute."""
         root = Path(self.root).resolve()
         course = Path(self.course_root).resolve() if self.course_root else root.parent
         out = Path(self.out_dir).resolve() if self.out_dir else root.parent / "graded"
         db = f"sqlite:///{course / 'gradebook.db'}" if self.db_url is None else self.db_url
-        return BatchConfig(
-            **{**self.__dict__, "root": root, "course_root": course, "out_dir": out, "db_url": db}
-        )
+        return replace(self, root=root, course_root=course, out_dir=out, db_url=db)
 
 
 @dataclass
@@ -63,15 +69,20 @@ class BatchSummary:
     """What a batch did."""
 
     submissions: list[Submission]
-    graded: int  # graded in this run
+    graded: int  # results written by this run (errors included)
     skipped: int  # already graded and unchanged
-    errors: int  # the engine failed (they are retried by the next run)
+    errors: int  # grading itself failed (these are graded again by the next run)
     out_dir: Path
     table: str = ""
 
 
 def _die_with_parent(parent: int) -> None:
-    """Pool worker start-up: get SIGKILL when the batch process dies (Linux), so none is left."""
+    """Pool worker start-up: get SIGKILL when the batch process dies (Linux), so none is left.
+
+    Also one BLAS thread per worker (numpy is not imported yet): workers are the parallelism.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -96,7 +107,7 @@ def _run_alone(task: GradeTask) -> Outcome:
         try:
             return pool.submit(run_task, task).result()
         except BrokenProcessPool:
-            return crashed_outcome(task)
+            return failed_outcome(task, "the grading process died")
 
 
 def run_local(
@@ -133,23 +144,6 @@ def run_local(
                 if suspects:
                     suspects += running.values()
                     break
-
-
-def crashed_outcome(task: GradeTask, why: str = "the grading process died") -> Outcome:
-    """The record of a submission whose grading never finished."""
-    record = {
-        "format": 1,
-        "student": task.student,
-        "assignment": task.assignment,
-        "submission_hash": task.digest,
-        "grader": task.grader,
-        "status": "error",
-        "score": 0,
-        "max_score": 0,
-        "tests": [],
-        "messages": [f"grading failed: {why}"],
-    }
-    return Outcome(record=record, seconds=0.0)
 
 
 class _Lock:

@@ -12,7 +12,7 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,16 +103,28 @@ def _scrub(record: dict[str, Any], stage_dir: Path) -> dict[str, Any]:
     return json.loads(text)
 
 
-def run_task(task: GradeTask) -> Outcome:
-    """Stage, triage and grade one submission; never raises for a bad submission."""
-    t0 = time.perf_counter()
-    base = {
+def _record(task: GradeTask, status: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
         "format": RECORD_FORMAT,
         "student": task.student,
         "assignment": task.assignment,
         "submission_hash": task.digest,
         "grader": task.grader,
+        "status": status,
+        **body,
     }
+
+
+def failed_outcome(task: GradeTask, why: str, messages: Sequence[str] = ()) -> Outcome:
+    """The record of a submission whose grading broke down (graded again by the next run)."""
+    msgs = [*messages, f"grading failed: {why}"]
+    body = {"score": 0, "max_score": 0, "tests": [], "messages": msgs}
+    return Outcome(record=_record(task, "error", body), seconds=0.0)
+
+
+def run_task(task: GradeTask) -> Outcome:
+    """Stage, triage and grade one submission; never raises for a bad submission."""
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nnkit-batch-") as tmp:
         folder = Path(tmp) / task.assignment
         folder.mkdir()
@@ -124,19 +136,14 @@ def run_task(task: GradeTask) -> Outcome:
             else:  # nothing to run: no points, and no engine run that would pick every suite
                 result = SubmissionResult(student=task.student)
             cells = course_cells(task.assignment, staged.code_files, result)
+        except Exception as e:  # the engine failed: keep the batch going, regrade on rerun
+            record = failed_outcome(task, f"{type(e).__name__}: {e}", staged.messages).record
+        else:
             body = result_to_record(result)
             if cells is not None:
                 body["cells"] = cells
+            body["messages"] = staged.messages + body["messages"]
             incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
-            status = "error" if incomplete else "graded"
-        except Exception as e:  # the engine failed: keep the batch going, regrade on rerun
-            body = {
-                "score": 0,
-                "max_score": 0,
-                "tests": [],
-                "messages": [f"grading failed: {type(e).__name__}: {e}"],
-            }
-            status = "error"
-        body["messages"] = staged.messages + body["messages"]
-        record = _scrub({**base, "status": status, **body}, folder)
+            record = _record(task, "error" if incomplete else "graded", body)
+        record = _scrub(record, folder)
     return Outcome(record=record, seconds=round(time.perf_counter() - t0, 3))

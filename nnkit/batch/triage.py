@@ -197,7 +197,7 @@ def _stage_notebook(
     nb["cells"] = cells
     if dup:
         ids = ", ".join(sorted(dup)[:5])
-        msgs.append(f"{name}: duplicated cell ids ({ids}) were renamed before grading")
+        msgs.append(f"{name}: duplicated or invalid cell ids ({ids}) were renamed before grading")
     if out_bytes >= OUTPUT_NOTICE_BYTES:
         msgs.append(
             f"{name}: {out_bytes / 2**20:.1f} MB of cell outputs were dropped "
@@ -229,7 +229,8 @@ def stage(
     read. Returns the staged code files (notebooks and modules) the engine should grade.
     """
     st = Staged(folder=dest)
-    defined: set[str] = set()
+    notebooks: list[tuple[Path, set[str]]] = []
+    modules: list[tuple[Path, set[str]]] = []
     present: set[str] = set()
     for rel, data in files:
         name = PurePosixPath(rel).name
@@ -241,21 +242,25 @@ def stage(
             continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rel.endswith(".ipynb"):
+        top = "/" not in rel  # files in sub-folders (the shipped nnlib/) are not graded
+        if rel.endswith(".ipynb") and top:
             cleaned = _stage_notebook(rel, data, assignment, index, st)
             if cleaned is None:
                 continue
             text, names = cleaned
-            defined |= names
             target.write_text(text, encoding="utf-8")
-            st.code_files.append(target)
+            notebooks.append((target, names))
         elif rel.endswith(".py"):
             text = _decode(rel, data, st.messages)
-            defined |= defined_names(text)
             target.write_text(text, encoding="utf-8")
-            st.code_files.append(target)
+            if top and name != "__init__.py":
+                modules.append((target, defined_names(text)))
         else:
             target.write_bytes(data)
+    # As for a folder given to the engine: its notebooks, or else its modules.
+    graded = notebooks or modules
+    st.code_files = [p for p, _ in graded]
+    defined: set[str] = set().union(*(n for _, n in graded)) if graded else set()
 
     if not files:
         st.messages.append("the submission folder is empty; nothing was graded")

@@ -16,13 +16,16 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from nnkit.results import SubmissionResult, TestResult
@@ -94,15 +97,94 @@ def submitted_students(assignment: str, course_root: Path) -> list[str]:
     return sorted(p.parent.name for p in sub.glob(f"*/{assignment}") if p.is_dir())
 
 
+#: Where the repaired copies of submissions go (inside autograded/, which is not committed).
+SANITIZED = "autograded/.nnkit-sanitized"
+
+
+def _grade_id(cell: dict) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def repair_notebook(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Restore nbgrader's view of a submitted notebook from the release, in place.
+
+    Cells that the release knows (by grade_id) get the release's nbgrader metadata back, and
+    locked ones their release source; a cell claiming an unknown or repeated grade_id loses
+    its nbgrader metadata. Students' own code is untouched: only what nbgrader needs to run
+    (and what a student must not change anyway) is reset. Returns what was repaired.
+    """
+    known = {_grade_id(c): c for c in release.cells if _grade_id(c)}
+    seen: set[str] = set()
+    notes = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {})
+        if "nbgrader" not in meta:
+            continue
+        gid = _grade_id(cell)
+        if gid not in known or gid in seen:
+            del meta["nbgrader"]
+            notes.append(f"cell {gid!r}: unknown or repeated grade id, metadata dropped")
+            continue
+        seen.add(gid)
+        ref = known[gid]
+        if meta["nbgrader"] != ref.metadata["nbgrader"]:
+            notes.append(f"cell {gid!r}: nbgrader metadata restored")
+            meta["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
+        if ref.metadata["nbgrader"].get("locked") and not ref.metadata["nbgrader"].get(
+                "solution"):
+            if cell.source != ref.source or cell.cell_type != ref.cell_type:
+                notes.append(f"cell {gid!r}: locked cell restored")
+            cell.source = ref.source
+            if cell.cell_type != ref.cell_type:
+                cell.cell_type = ref.cell_type
+                if ref.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+                else:
+                    cell.pop("outputs", None)
+                    cell.pop("execution_count", None)
+            for key in ("editable", "deletable"):
+                if key in ref.metadata:
+                    meta[key] = ref.metadata[key]
+                else:
+                    meta.pop(key, None)
+    return notes
+
+
+def sanitize(assignment: str, course_root: Path, student: str) -> list[str]:
+    """Copy submitted/<s>/<a>/ to SANITIZED/<s>/<a>/ with notebooks repaired against the
+    release (so that nbgrader can run on anything a student hands in)."""
+    src = course_root / "submitted" / student / assignment
+    dst = course_root / SANITIZED / student / assignment
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    notes = []
+    for p in sorted(dst.glob("*.ipynb")):
+        rel = course_root / "release" / assignment / p.name
+        try:
+            nb = nbformat.read(str(p), as_version=4)
+        except Exception as e:  # noqa: BLE001 - unreadable: nbgrader reports it
+            notes.append(f"{p.name}: unreadable ({e})")
+            continue
+        if rel.is_file():
+            notes += [f"{p.name}: {n}" for n in
+                      repair_notebook(nb, nbformat.read(str(rel), as_version=4))]
+            nbformat.write(nb, str(p))
+    return notes
+
+
 def nbgrader_autograde(assignment: str, course_root: Path, student: str,
                        timeout: float | None = None) -> str:
-    """Run nbgrader autograde for one student; returns its log (never raises)."""
+    """Run nbgrader autograde for one student on the repaired copy of the submission;
+    returns its log (never raises)."""
+    notes = sanitize(assignment, course_root, student)
     try:
-        proc = run_nbgrader(["autograde", assignment, "--force", f"--student={student}"],
+        proc = run_nbgrader(["autograde", assignment, "--force", f"--student={student}",
+                             f"--CourseDirectory.submitted_directory={SANITIZED}"],
                             course_root, check=False, timeout=timeout)
     except Exception as e:  # noqa: BLE001 - a hanging kernel must not stop the class
         return f"nbgrader autograde did not finish: {e}"
-    return proc.stdout + proc.stderr
+    return "\n".join(notes) + "\n" + proc.stdout + proc.stderr
 
 
 # -------------------------------------------------------------------------------------------

@@ -62,6 +62,11 @@ def input_transformer_attack(nbs: Notebooks, grade_id: str) -> Notebooks:
     """A solution cell that installs an IPython input transformer rewriting every later
     cell to ``pass`` (so in-kernel tests could never fail)."""
     attack = (
+        "\n\ntry:\n"
+        "    import reference  # the instructor's solutions, if the kernel could see them\n"
+        "    print('PROBE: reference importable')\n"
+        "except ImportError:\n"
+        "    print('PROBE: reference blocked')\n"
         "\n\ndef _everything_passes(lines):\n"
         "    return ['pass\\n']\n\n\n"
         "get_ipython().input_transformers_post.append(_everything_passes)\n"

@@ -1,7 +1,8 @@
 """Trusted side of the sandbox: :class:`Worker` runs student code in a child process.
 
-The child is ``python -I -S`` (no site, no environment variables from us except a minimal
-set) with an explicit ``sys.path``: the stdlib, a private directory exposing only numpy and
+The child is ``python -S -s -P`` (no site; the environment is entirely ours and minimal --
+like ``-I`` but keeping PYTHONHASHSEED=0 for reproducible set/dict-of-str orders) with an
+explicit ``sys.path``: the stdlib, a private directory exposing only numpy and
 nnlib, the runtime directory holding the worker program, and its temporary working
 directory (a copy of the submission). ``reference``, ``grading_tests`` and ``nnkit`` are not
 importable there. Requests and replies travel over two dedicated pipes in the data-only
@@ -38,9 +39,11 @@ from typing import Any
 
 from nnkit.loader import LoadProblem, Source, Submission
 from nnkit.sandbox import protocol
-from nnkit.sandbox.limits import Limits, PidsCgroup, child_preexec, clean_env
+from nnkit.sandbox.limits import Limits, PidsCgroup, child_preexec, clean_env, protect_grader
 from nnkit.sandbox.protocol import FrameReader, ProtocolError, Ref
 
+#: display-only modules a worker does not provide; failing imports of them are not reported
+QUIET_MISSING = ("matplotlib", "IPython", "seaborn", "tqdm", "ipywidgets", "PIL")
 _STUDENT_OPS = frozenset({"call", "new", "method", "getattr", "setattr", "exec"})
 KINDS = ("missing", "exception", "timeout", "crashed", "bad_return", "output_flood")
 
@@ -233,14 +236,14 @@ def _signal_name(sig: int) -> str:
 class _Child:
     """One running worker process and its pipes."""
 
-    def __init__(self, cmd: list[str], cwd: Path, limits: Limits) -> None:
+    def __init__(self, cmd: list[str], cwd: Path, limits: Limits, runtime: Path) -> None:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         self.cgroup = PidsCgroup.create(limits.processes) if limits.use_cgroup else None
         try:
             self.proc = subprocess.Popen(
-                [*cmd[:4], str(req_r), str(rep_w), *cmd[4:]],
+                [*cmd[:5], str(req_r), str(rep_w), *cmd[5:]],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
@@ -248,7 +251,7 @@ class _Child:
                 cwd=cwd,
                 env=clean_env(cwd),
                 start_new_session=True,
-                preexec_fn=child_preexec(limits, self.cgroup),
+                preexec_fn=child_preexec(limits, self.cgroup, (runtime, cwd)),
                 close_fds=True,
             )
         except BaseException:
@@ -359,16 +362,18 @@ class Worker:
     def _spawn(self) -> None:
         rt = _runtime_dir()
         cwd = self._workdir()
+        protect_grader()
         cmd = [
             sys.executable,
-            "-I",
-            "-S",
+            "-S",  # no site: the editable install's .pth/finders never run
+            "-s",  # no user site
+            "-P",  # no script/cwd dir prepended; sys.path is set explicitly
             str(rt / "runtime" / "nnkit_worker.py"),
             str(rt / "pkgs"),
             str(rt / "runtime"),
             str(cwd),
         ]
-        self._child = _Child(cmd, cwd, self.limits)
+        self._child = _Child(cmd, cwd, self.limits, rt)
         self.generation += 1
         self._pending_drop = []
         try:
@@ -397,9 +402,15 @@ class Worker:
                     timeout=self.load_timeout,
                 )
             except StudentError as e:
-                if i not in self._reported:
+                quiet = e.kind == "exception" and any(
+                    e.message.startswith(f"ModuleNotFoundError: No module named '{m}")
+                    for m in QUIET_MISSING
+                )
+                if i not in self._reported and not quiet:
                     self._reported.add(i)
-                    self.load_problems.append(LoadProblem(src.origin, f"{e.kind}: {e}"))
+                    self.load_problems.append(
+                        LoadProblem(src.origin, f"{e.kind}: {e}", tuple(src.names))
+                    )
                 if self._child is None:  # fatal: skip this statement from now on
                     self._bad_sources.add(i)
                     return False

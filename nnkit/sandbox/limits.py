@@ -9,6 +9,7 @@ import itertools
 import os
 import resource
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,9 +62,14 @@ try:  # loaded now: nothing may be dlopen()ed between fork and exec
 except OSError:  # pragma: no cover - non-glibc platforms
     _LIBC = None
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_CAPBSET_DROP = 24
+_PR_SET_NO_NEW_PRIVS = 38
+_CAP_VERSION_3 = 0x20080522
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REC, _MS_PRIVATE = 0x4000, 1 << 18
+_MS_REC, _MS_PRIVATE, _MS_BIND = 0x4000, 1 << 18, 4096
+_MNT_DETACH = 2
 #: repository folders holding solutions, hidden tests or other students' work
 _SECRET_REPO_DIRS = (".git", "source", "tests", "submitted", "autograded", "feedback")
 
@@ -106,6 +112,7 @@ class PidsCgroup:
                         continue
                 except OSError:
                     continue
+            _reap_stale(root)
             path = root / f"nnkit-{os.getpid()}-{next(_counter)}"
             try:
                 path.mkdir()
@@ -143,7 +150,7 @@ class PidsCgroup:
 
     def remove(self) -> None:
         self.kill_all()
-        for _ in range(100):
+        for _ in range(50):
             try:
                 self.path.rmdir()
                 return
@@ -153,10 +160,12 @@ class PidsCgroup:
                 time.sleep(0.01)
 
 
-def _hide(paths: list[bytes]) -> None:
-    """In a private mount namespace, cover ``paths`` with empty read-only tmpfs (root only)."""
+def _hide(paths: list[bytes], tmp: bytes | None = None, keep: list[bytes] = ()) -> None:  # type: ignore[assignment]
+    """In a private mount namespace (root only): cover ``paths`` with empty read-only tmpfs,
+    and give the worker a fresh ``tmp`` holding only ``keep`` (its runtime dir and cwd), so
+    concurrent workers of other students are out of sight."""
     libc = _LIBC
-    if libc is None or os.geteuid() != 0 or not paths:
+    if libc is None or os.geteuid() != 0:
         return
     if libc.unshare(_CLONE_NEWNS) != 0:
         return
@@ -166,19 +175,95 @@ def _hide(paths: list[bytes]) -> None:
     flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     for p in paths:
         libc.mount(b"tmpfs", p, b"tmpfs", flags, b"size=4k,mode=555")
+    if not tmp or not keep:
+        return
+    fds = [os.open(k, os.O_RDONLY | os.O_DIRECTORY) for k in keep]
+    try:
+        if libc.mount(b"tmpfs", tmp, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=16m,mode=1777"):
+            return
+        for k, fd in zip(keep, fds, strict=True):
+            os.makedirs(k, exist_ok=True)
+            src = f"/proc/self/fd/{fd}".encode()
+            if libc.mount(src, k, None, _MS_BIND | _MS_REC, None) != 0:
+                libc.umount2(tmp, _MNT_DETACH)  # back to the shared /tmp rather than broken
+                return
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
-def child_preexec(limits: Limits, cgroup: PidsCgroup | None = None) -> Callable[[], None]:
-    """The ``preexec_fn`` that applies ``limits`` in the child before exec."""
+def _reap_stale(root: Path) -> None:
+    """Remove groups left by grading processes that died without cleaning up."""
+    try:
+        entries = list(root.glob("nnkit-*-*"))
+    except OSError:
+        return
+    for d in entries:
+        owner = d.name.split("-")[1]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            PidsCgroup(d).remove()
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _drop_privileges() -> None:
+    """No capabilities (even as root: no ptrace, no umount, no raising limits), no new privs."""
+    libc = _LIBC
+    if libc is None:
+        return
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if os.geteuid() != 0:
+        return
+    for cap in range(64):
+        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()
+    libc.capset(ctypes.byref(header), ctypes.byref(data))
+
+
+def protect_grader() -> None:
+    """Make the grading process non-dumpable: a worker running under the same uid cannot
+    ptrace it or read its memory through /proc (idempotent)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def child_preexec(
+    limits: Limits, cgroup: PidsCgroup | None = None, keep: tuple[Path, ...] = ()
+) -> Callable[[], None]:
+    """The ``preexec_fn`` that applies ``limits`` in the child before exec.
+
+    ``keep``: directories under the temp dir the worker needs (its runtime dir, its cwd);
+    with ``hide_secrets`` as root, the rest of the temp dir is hidden.
+    """
     nproc = _user_tasks(os.getuid()) + limits.processes
     hidden = [p.encode() for p in secret_dirs()] if limits.hide_secrets else []
+    tmp_dir = Path(tempfile.gettempdir()).resolve()
+    keep_b = [str(k.resolve()).encode() for k in keep]
+    private_tmp = (
+        limits.hide_secrets
+        and bool(keep)
+        and all(k.resolve().parent == tmp_dir for k in keep)
+        and tmp_dir != Path("/")
+    )
+    tmp_b = str(tmp_dir).encode() if private_tmp else None
 
     def apply() -> None:
         if cgroup is not None:
             cgroup.join()
         if _LIBC is not None:
             _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        _hide(hidden)
+        _hide(hidden, tmp_b, keep_b if private_tmp else [])
 
         def lim(which: int, value: int) -> None:
             try:
@@ -195,6 +280,7 @@ def child_preexec(limits: Limits, cgroup: PidsCgroup | None = None) -> Callable[
         lim(resource.RLIMIT_NOFILE, limits.open_files)
         # root is exempt from RLIMIT_NPROC; the kill of the whole group still applies
         lim(resource.RLIMIT_NPROC, nproc)
+        _drop_privileges()
 
     return apply
 
@@ -212,4 +298,5 @@ def clean_env(cwd: Path) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "NUMEXPR_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
+        "PYTHONHASHSEED": "0",  # reproducible str hashing (results identical run to run)
     }

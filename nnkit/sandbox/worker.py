@@ -1,7 +1,8 @@
 """The program run in the sandboxed child process (stdlib + numpy only).
 
 Started by :class:`nnkit.sandbox.client.Worker` as
-``python -I -S <runtime>/nnkit_worker.py REQ_FD REP_FD PATH...``: no site, no environment,
+``python -S -s -P <runtime>/nnkit_worker.py REQ_FD REP_FD PATH...``: no site, a minimal
+environment,
 an explicit ``sys.path`` (stdlib, a directory exposing only numpy and nnlib, the runtime
 directory, the working directory). It executes the submission's definitions into one
 module namespace and answers requests over the two pipe file descriptors with the
@@ -233,7 +234,18 @@ def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
     raise _ProtocolError(f"unknown op {op!r}")
 
 
+def _undumpable() -> None:
+    """Other workers (same uid, no capabilities) cannot ptrace or read this one."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
+    _undumpable()
     st = _State()
     reader = wire.FrameReader()
     _reply({"ok": True, "ready": True, "pid": os.getpid()})

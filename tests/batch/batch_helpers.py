@@ -32,13 +32,14 @@ def function_sources(names: tuple[str, ...] = NAMES) -> dict[str, str]:
 
 
 def module_source(kind: str = "correct", names: tuple[str, ...] = NAMES) -> str:
-    """A ``layers.py`` submission: correct, buggy (ReLU gradient at 0) or hostile (hangs)."""
+    """A ``layers.py`` submission: correct, buggy (ReLU gradient at 0) or hostile (hangs in
+    relu_backward)."""
     funcs = function_sources(names)
     if kind == "buggy":
         funcs["relu_backward"] = funcs["relu_backward"].replace("(x > 0)", "(x >= 0)")
     elif kind == "hostile":
-        funcs["relu_forward"] = (
-            "def relu_forward(x):\n    while True:\n        pass\n    return x, x"
+        funcs["relu_backward"] = (
+            "def relu_backward(dout, cache):\n    while True:\n        pass\n    return dout"
         )
     elif kind != "correct":
         raise ValueError(kind)
@@ -91,3 +92,14 @@ def lost_apis(record: dict) -> set[str]:
 def result_files(out: Path) -> list[Path]:
     """Result records (not timings, not temporaries) under a batch output folder."""
     return sorted(p for p in (out / "results").rglob("*.json") if not p.name.endswith(".time.json"))
+
+
+def grade_or_die(paths: list, student_id: str, **kwargs: object) -> object:
+    """The real engine, except that grading student ``crash`` kills the grading process."""
+    import os
+
+    from nnkit.grade import grade
+
+    if student_id == "crash":
+        os._exit(7)
+    return grade(paths, student_id, **kwargs)

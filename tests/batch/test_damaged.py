@@ -75,6 +75,10 @@ def _class(sub: Path, course: Path) -> None:
     good = _good()
     _write(sub / "good" / A, "layers.ipynb", good)
     (sub / "good" / A / "best_model_digits.npz").write_bytes(model)
+    lib = sub / "good" / A / "nnlib"  # the library shipped in the release: not graded
+    lib.mkdir()
+    sigmoid = function_sources(("sigmoid_forward",))["sigmoid_forward"]
+    (lib / "extra.py").write_text(HEADER + sigmoid)
 
     text = json.dumps(good, indent=1)
     _write(sub / "bad_json" / A, "layers.ipynb", text[: len(text) // 2].encode())
@@ -152,6 +156,8 @@ def test_every_submission_has_a_result_and_a_gradebook_entry(graded) -> None:
     assert read_gradebook(db, A) == pytest.approx({s: r["score"] for s, r in records.items()})
     good = records["good"]
     assert _full(good, "relu_forward") and _full(good, "affine_backward")
+    sig = [t for t in good["tests"] if t["name"].startswith("sigmoid_forward:")]
+    assert sig and all(t["score"] == 0 for t in sig)  # only nnlib/ defines it: not graded
     assert not any("saved model" in m for m in good["messages"])
 
 
@@ -170,7 +176,7 @@ def test_notebook_of_another_assignment(graded) -> None:
 
 def test_duplicated_cell_ids(graded) -> None:
     rec = graded[0]["dup_ids"]
-    assert "duplicated cell ids (same-id) were renamed" in _messages(rec)
+    assert "duplicated or invalid cell ids (same-id) were renamed" in _messages(rec)
     assert _full(rec, "relu_forward") and _full(rec, "relu_backward")
 
 

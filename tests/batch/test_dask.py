@@ -55,5 +55,5 @@ def test_local_cluster_results_are_byte_identical(tmp_path: Path) -> None:
     records = {p.stem: json.loads(p.read_bytes()) for p in a}
     assert lost_apis(records["ann"]) == set() and records["ann"]["score"] > 0
     assert lost_apis(records["bob"]) == {"relu_backward"}
-    assert "relu_forward" in lost_apis(records["cy"])  # hangs: the per-call limit stops it
+    assert lost_apis(records["cy"]) == {"relu_backward"}  # hangs: the per-call limit stops it
     assert any("empty" in m for m in records["ed"]["messages"])

@@ -139,6 +139,18 @@ def spawn_and_return():
     subprocess.Popen(["sleep", "1000"])
     return 1
 
+def read_grader_memory():
+    with open(f"/proc/{os.getppid()}/mem", "rb") as f:
+        return len(f.read(16))
+
+def attack_grader():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    ptrace = libc.ptrace(16, os.getppid(), 0, 0)  # PTRACE_ATTACH
+    umount = libc.umount2(b"/", 2)  # MNT_DETACH
+    caps = [line.split()[1] for line in open("/proc/self/status") if line.startswith("CapEff")]
+    return ptrace, umount, caps[0]
+
 def huge_file():
     with open("big.bin", "wb") as f:
         for _ in range(1000):
@@ -170,6 +182,7 @@ CASES = {
     "escape_session": "timeout",
     "spawn_and_return": "crashed",
     "huge_file": "exception",
+    "read_grader_memory": "exception",
 }
 
 
@@ -211,6 +224,11 @@ def test_a_child_that_left_the_session_is_killed_too(w: Worker) -> None:
         w.call("escape_session")
     escaped = int((cwd / "escaped.pid").read_text())
     assert not _alive(escaped)
+
+
+def test_no_ptrace_no_mounts_no_capabilities(w: Worker) -> None:
+    ptrace, umount, cap_eff = w.call("attack_grader").value
+    assert ptrace == -1 and umount == -1 and int(cap_eff, 16) == 0
 
 
 def test_messages_are_clear(w: Worker) -> None:
@@ -277,6 +295,8 @@ def test_hanging_or_crashing_definitions_are_skipped_at_load(tmp_path: Path) -> 
         assert any("crashed" in p for p in problems)
         assert any("NameError" in p for p in problems)
         assert not worker.has("Hangs") and not worker.has("Dies")
+        hangs = [p for p in worker.load_problems if p.names == ("Hangs",)]
+        assert len(hangs) == 1 and "timed out" in hangs[0].message
 
 
 def test_background_process_is_killed_with_the_worker(w: Worker) -> None:
@@ -315,12 +335,18 @@ def test_kit_files_are_not_readable_from_the_worker(tmp_path: Path) -> None:
 
     ref_file = Path(reference.__file__).resolve().parent / "layers.py"
     code = f"""
+    import os
     def steal():
         with open({str(ref_file)!r}) as f:
             return f.read()
+    def temp_dir():
+        return sorted(os.listdir(os.path.dirname(os.getcwd())))
     """
     with worker_for(tmp_path, code) as worker:
         with pytest.raises(StudentError) as e:
             worker.call("steal")
         assert e.value.raised("OSError")
+        # other students' workers (and anything else in /tmp) are out of sight
+        seen = worker.call("temp_dir").value
+        assert len(seen) == 2 and all(n.startswith("nnkit-") for n in seen)
     assert ref_file.exists()  # the grader's own view is untouched

@@ -37,7 +37,8 @@ def notebook(path: Path, cells: list[str], markdown: bool = True) -> Path:
 
 
 CELLS = [
-    "%matplotlib inline\nimport numpy as np\nfrom math import sqrt as _sqrt\n!pip install torch",
+    "%matplotlib inline\nimport numpy as np\nfrom math import sqrt as _sqrt\n!pip install torch\n"
+    "import matplotlib.pyplot as plt",
     "EPS = 1e-5\nSHAPE = (2, 3)\nDT = np.float32\nSCALE = 2 * EPS\nHALF = np.float64(0.5)",
     "def relu_forward(x):\n    return np.maximum(x, 0), x\n\nprint(relu_forward(np.ones(2)))",
     "for i in range(10**9):\n    pass\nmodel = train()\nnp.random.seed(0)\nX = np.random.randn(3)",
@@ -85,6 +86,8 @@ def test_broken_cell_is_reported_and_the_rest_loads(tmp_path: Path) -> None:
         assert w.method(net, "loss", np.ones(3)).value == pytest.approx(3e-5)
         assert w.call("timed").value == 3
         assert not w.has("model") and not w.has("X")
+        # display-only modules are absent from workers, silently; the broken cell is reported
+        assert [p.origin for p in w.load_problems] == ["a.ipynb, cell 5"]
 
 
 def test_source_line_numbers_point_into_the_cell() -> None:

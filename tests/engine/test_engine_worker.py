@@ -168,11 +168,30 @@ def test_sandbox_environment(tmp_path: Path) -> None:
     import os, sys
     def env():
         return {"keys": sorted(os.environ), "path": list(sys.path), "cwd": os.getcwd(),
-                "flags": [sys.flags.isolated, sys.flags.no_site], "files": sorted(os.listdir("."))}
+                "flags": [sys.flags.no_site, sys.flags.no_user_site, sys.flags.safe_path],
+                "files": sorted(os.listdir(".")), "hash": hash("abc")}
     """
     with worker_for(tmp_path, code) as worker:
         info = worker.call("env").value
-    assert info["flags"] == [1, 1]
+    with worker_for(tmp_path, code) as worker:
+        again = worker.call("env").value
+    assert info["hash"] == again["hash"]  # PYTHONHASHSEED=0: reproducible set orders
+    assert info["flags"] == [1, 1, True]
+    allowed = {
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "HOME",
+        "TMPDIR",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "MPLBACKEND",
+        "PYTHONHASHSEED",
+        "LC_CTYPE",
+    }
+    assert set(info["keys"]) <= allowed
     assert not any("site-packages" in p for p in info["path"])
-    assert not any(k.startswith(("PYTHON", "VIRTUAL_ENV")) for k in info["keys"])
+    assert [k for k in info["keys"] if k.startswith("PYTHON")] == ["PYTHONHASHSEED"]
     assert info["files"] == ["sub.py"] and info["cwd"] != str(tmp_path)

@@ -124,10 +124,10 @@ def default_dataset() -> str:
     return os.environ.get("NNKIT_DATASET") or "digits"
 
 
-def _missing(name: str, what: Path) -> DataMissingError:
+def _missing(name: str, what: Path, root: Path) -> DataMissingError:
     return DataMissingError(
         f"{name} data not found ({what} is missing). Download it with:\n"
-        f"    python -m nnlib.data download {name} --dest {what.parent}"
+        f"    python -m nnlib.data download {name} --dest {root}"
     )
 
 
@@ -154,8 +154,6 @@ def load_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    if not path.is_file():
-        raise _missing("cifar10", path.parent)
     with path.open("rb") as f:
         # The CIFAR-10 "python version" is a pickle; only these official batch files are
         # unpickled, nothing else in the kit is.
@@ -178,19 +176,19 @@ def load_cifar10(
     root = resolve_data_dir(directory)
     folder = root if (root / "data_batch_1").exists() else root / CIFAR_DIR
     names = ["test_batch"] if test else [f"data_batch_{i}" for i in range(1, 6)]
+    for name in names:
+        if not (folder / name).is_file():
+            raise _missing("cifar10", folder / name, root)
     parts = [_cifar_batch(folder / n) for n in names]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _read_idx(path: Path) -> np.ndarray:
     """An idx file (optionally .gz) as an array of its stored shape and dtype."""
-    gz = path.with_name(path.name + ".gz")
     if path.is_file():
         raw = path.read_bytes()
-    elif gz.is_file():
-        raw = gzip.decompress(gz.read_bytes())
     else:
-        raise _missing("mnist", path.parent)
+        raw = gzip.decompress(path.with_name(path.name + ".gz").read_bytes())
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in dtypes:
         raise ValueError(f"{path}: not an idx file (bad magic number)")
@@ -214,8 +212,11 @@ def load_mnist(
     root = resolve_data_dir(directory)
     folder = root / MNIST_DIR if (root / MNIST_DIR).is_dir() else root
     prefix = "test" if test else "train"
-    images = _read_idx(folder / MNIST_FILES[f"{prefix}_images"])
-    labels = _read_idx(folder / MNIST_FILES[f"{prefix}_labels"])
+    paths = [folder / MNIST_FILES[f"{prefix}_{part}"] for part in ("images", "labels")]
+    for path in paths:
+        if not path.is_file() and not path.with_name(path.name + ".gz").is_file():
+            raise _missing("mnist", path.with_name(path.name + ".gz"), root)
+    images, labels = (_read_idx(path) for path in paths)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"MNIST files disagree: images {images.shape}, labels {labels.shape}")
     X = images.reshape(len(images), 1, *images.shape[1:]).astype(np.float64)
@@ -256,7 +257,7 @@ def load_california(directory: str | os.PathLike | None = None) -> tuple[np.ndar
     folder = root / CALIFORNIA_DIR if (root / CALIFORNIA_DIR).is_dir() else root
     path = folder / "cal_housing.data"
     if not path.is_file():
-        raise _missing("california", folder)
+        raise _missing("california", path, root)
     domain = folder / "cal_housing.domain"
     columns = CALIFORNIA_COLUMNS
     if domain.is_file():

@@ -103,7 +103,10 @@ def _windows(
     )
 
 
-def _conv_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int):
+def _conv_sizes(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, pad: int
+) -> tuple[int, ...]:
+    """N, C, H, W, F, HH, WW, Ho, Wo of a convolution (checked)."""
     N, C, H, W = x_shape
     F, Cw, HH, WW = w_shape
     if C != Cw:
@@ -195,7 +198,7 @@ def _col2im(
     np.matmul(w2.T, dout3, out=dcols)
     dcols6 = dcols.reshape(N, C, HH, WW, Ho, Wo)
     dxp = _POOL.get("dxp", xp_shape, dout3.dtype)
-    if stride >= HH and stride >= WW and (stride * Ho, stride * Wo) == xp_shape[2:]:
+    if stride == HH == WW and (stride * Ho, stride * Wo) == xp_shape[2:]:
         # The windows tile the padded input: every element is written exactly once.
         np.copyto(_windows(dxp, HH, WW, stride, Ho, Wo, writeable=True), dcols6)
         return dxp
@@ -221,8 +224,8 @@ def _col2im_stride1(
     _, C, Hp, Wp = xp_shape
     K = w2.shape[1]
     dtype = dout.dtype
-    # Columns Wo.. of the pooled buffer are zeros from its creation and never written.
-    wide = _POOL.get("dout_wide", (N, F, Ho, Wp), dtype)
+    # Columns Wo.. of this buffer (pooled per Wo) are zeros from its creation, never written.
+    wide = _POOL.get(f"dout_wide{Wo}", (N, F, Ho, Wp), dtype)
     wide[:, :, :, :Wo] = dout
     wide3 = wide.reshape(N, F, Ho * Wp)
     chunk = max(1, min(N, _CHUNK_BYTES // (K * Ho * Wp * dtype.itemsize)))
@@ -244,7 +247,8 @@ def _col2im_stride1(
     return dxp
 
 
-def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]):
+def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]) -> tuple[int, ...]:
+    """N, C, H, W, pool_height, pool_width, stride, Ho, Wo of a max pool (checked)."""
     N, C, H, W = x_shape
     ph, pw = int(pool_param["pool_height"]), int(pool_param["pool_width"])
     s = int(pool_param["stride"])
