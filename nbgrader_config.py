@@ -75,9 +75,11 @@ c.OverwriteCells.add_missing_cells = True
 c.Autograde.create_student = True
 
 # --- feedback ---------------------------------------------------------------------------------
-# Hidden test regions are stripped from the HTML (nbgrader copies them otherwise).
+# Hidden test regions are stripped from the HTML (nbgrader copies them otherwise), and so
+# are the tracebacks of test cells (they quote the code around a failing line).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "nnkit.course.feedback.ClearHiddenTracebacks",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

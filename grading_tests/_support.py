@@ -290,26 +290,14 @@ def directional_check(
         )
 
 
-# Cache Refs are held for the whole session: the worker hands out one Ref id per object, so
-# two calls returning the same object (e.g. a cache of None in dropout's test mode) share an
-# id, and releasing the first Ref would drop the object under the second. The caches are
-# small; those of the last few workers are kept (one grading process may grade many).
-_KEEP_ALIVE: dict[int, list[Any]] = {}
-_KEEP_WORKERS = 4
-
-
 def forward(student: Any, case: str, name: str, *args: Any, echo: bool = False) -> tuple:
     """Call a ``*_forward`` in the worker keeping its cache there.
 
-    Returns ``(out, cache_ref)``, or ``(out, cache_ref, echoed_args)`` when ``echo``.
+    Returns ``(out, cache_ref)``, or ``(out, cache_ref, echoed_args)`` when ``echo``. The
+    cache lives in the worker as long as the caller holds ``cache_ref``.
     """
     reply = call(student, case, name, *args, keep=(1,), echo_args=echo)
     out, cache = unpack(reply.value, 2, name, case)
-    refs = _KEEP_ALIVE.pop(id(student), [])
-    refs.append(cache)
-    _KEEP_ALIVE[id(student)] = refs  # most recently used last
-    while len(_KEEP_ALIVE) > _KEEP_WORKERS:
-        del _KEEP_ALIVE[next(iter(_KEEP_ALIVE))]
     if echo:
         return out, cache, reply.args
     return out, cache

@@ -30,23 +30,46 @@ from nnkit.course.release import generate, make_course, verify_release
 #: its buggy replacement, what the bug is).
 BUGS: dict[str, dict[str, tuple[str, str, str, str]]] = {
     "fully_connected": {
-        "cyd": ("affine", "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T",
-                "affine_backward returns dx flattened, not in x's shape"),
-        "dee": ("losses", "shifted = x - x.max(axis=1, keepdims=True)", "shifted = x",
-                "softmax_loss without the max shift (overflows on large scores)"),
+        "cyd": (
+            "affine",
+            "dx = (dout @ w.T).reshape(x.shape)",
+            "dx = dout @ w.T",
+            "affine_backward returns dx flattened, not in x's shape",
+        ),
+        "dee": (
+            "losses",
+            "shifted = x - x.max(axis=1, keepdims=True)",
+            "shifted = x",
+            "softmax_loss without the max shift (overflows on large scores)",
+        ),
     },
     "convnets": {
-        "cyd": ("conv_backward", "db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(2, 3))[0]",
-                "conv_backward_naive sums db over the first example only"),
-        "dee": ("spatial_batchnorm", "flat = x.transpose(0, 2, 3, 1).reshape(-1, c)",
-                "flat = x.reshape(-1, c)",
-                "spatial batchnorm flattens without moving channels last"),
+        "cyd": (
+            "conv_backward",
+            "db = dout.sum(axis=(0, 2, 3))",
+            "db = dout.sum(axis=(2, 3))[0]",
+            "conv_backward_naive sums db over the first example only",
+        ),
+        "dee": (
+            "spatial_batchnorm",
+            "flat = x.transpose(0, 2, 3, 1).reshape(-1, c)",
+            "flat = x.reshape(-1, c)",
+            "spatial batchnorm flattens without moving channels last",
+        ),
     },
     "two_layer_net": {
-        "cyd": ("t1_answers", "dz_dw0 = 1 * -0.2 * 1.0", "dz_dw0 = 0.3",
-                "a wrong hand-computed gradient"),
-        "dee": ("two_layer_net", "hidden = np.maximum(X @ W1 + b1, 0)",
-                "hidden = X @ W1 + b1", "the stand-alone net forgets the ReLU"),
+        "cyd": (
+            "t1_answers",
+            "dz_dw0 = 1 * -0.2 * 1.0",
+            "dz_dw0 = 0.3",
+            "a wrong hand-computed gradient",
+        ),
+        "dee": (
+            "two_layer_net",
+            "hidden = np.maximum(X @ W1 + b1, 0)",
+            "hidden = X @ W1 + b1",
+            "the stand-alone net forgets the ReLU",
+        ),
     },
 }
 #: (solution cell to attack, test cell to delete, test cell to edit) per assignment.
@@ -64,7 +87,7 @@ def _replace_first(nbs: S.Notebooks, cell: str, old: str, new: str) -> S.Noteboo
         for c in nb.cells:
             if "\0" in c.source:
                 first = c.source.index("\0")
-                c.source = (c.source[:first] + new + c.source[first + 1:]).replace("\0", old)
+                c.source = (c.source[:first] + new + c.source[first + 1 :]).replace("\0", old)
     return out
 
 
@@ -76,7 +99,7 @@ def make_submissions(assignment: str, course: Path, log=print) -> dict[str, str]
 
     t0 = time.monotonic()
     ada = S.write_submission(ref, course / "submitted" / "ada" / assignment)
-    models = S.execute(ada)
+    models = S.execute(ada, course / "release" / assignment / "nnlib")
     stories["ada"] = "the reference solution, run before submitting"
     log(f"  ada: reference solution executed ({time.monotonic() - t0:.0f} s)")
 
@@ -88,13 +111,19 @@ def make_submissions(assignment: str, course: Path, log=print) -> dict[str, str]
         S.write_submission(nbs, course / "submitted" / student / assignment, models)
         stories[student] = story
 
+    # eve carries the first bug and tries to make nbgrader's in-kernel tests pass anyway
     attack, deleted, edited = HOSTILE[assignment]
-    nbs = S.input_transformer_attack(ref, attack)
+    base = ref
+    for cell, old, new, _story in list(BUGS.get(assignment, {}).values())[:1]:
+        base = _replace_first(ref, cell, old, new)
+    nbs = S.input_transformer_attack(base, attack)
     nbs = S.delete_cell(nbs, deleted)
     nbs = S.edit_test_cell(nbs, edited)
     S.write_submission(nbs, course / "submitted" / "eve" / assignment, models)
-    stories["eve"] = (f"reference code + input transformer in '{attack}', deleted '{deleted}', "
-                      f"edited '{edited}' and its metadata")
+    stories["eve"] = (
+        f"cyd's bug + an input transformer in '{attack}' that turns later cells into `pass`, "
+        f"deleted '{deleted}', edited '{edited}' and its metadata"
+    )
     return stories
 
 
@@ -125,8 +154,9 @@ def topic_table(grades: list[StudentGrade]) -> tuple[list[str], dict[str, dict[s
     return topics, rows
 
 
-def print_table(assignment: str, course: Path, grades: list[StudentGrade],
-                stories: dict[str, str]) -> str:
+def print_table(
+    assignment: str, course: Path, grades: list[StudentGrade], stories: dict[str, str]
+) -> str:
     topics, rows = topic_table(grades)
     head = ["student", *topics, "gradebook"]
     lines = []
@@ -163,8 +193,10 @@ def demo(assignment: str = "fully_connected", course: Path | None = None, log=pr
     make_course(course, [assignment], ROOT)
     generate(assignment, course)
     problems = verify_release(assignment, course / "release" / assignment, ROOT)
-    log(f"release generated ({time.monotonic() - t0:.0f} s), "
-        f"{'clean' if not problems else 'NOT clean: ' + '; '.join(problems)}")
+    log(
+        f"release generated ({time.monotonic() - t0:.0f} s), "
+        f"{'clean' if not problems else 'NOT clean: ' + '; '.join(problems)}"
+    )
     stories = make_submissions(assignment, course, log)
     log(f"submissions: {', '.join(stories)}; grading with nbgrader + hidden suites ...")
     grades = autograde(assignment, course, log=lambda m: log("  " + m))
@@ -182,9 +214,13 @@ def demo(assignment: str = "fully_connected", course: Path | None = None, log=pr
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", default="fully_connected", choices=ASSIGNMENTS)
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="course directory to create (replaced if present; default: a "
-                             "new temporary directory, kept after the run)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="course directory to create (replaced if present; default: a "
+        "new temporary directory, kept after the run)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

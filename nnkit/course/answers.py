@@ -34,8 +34,11 @@ class NotArithmetic(ValueError):
 
 def evaluate(node: ast.AST, env: dict[str, float]) -> float:
     """Value of an arithmetic expression tree (numbers, + - * / // % **, known names)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
-            and not isinstance(node.value, bool):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
         return float(node.value)
     if isinstance(node, ast.Name) and node.id in env:
         return env[node.id]
@@ -76,8 +79,11 @@ def read_answers(paths: Iterable[Path], names: Iterable[str]) -> dict[str, float
             except SyntaxError:
                 continue
             for node in tree.body:
-                if not (isinstance(node, ast.Assign) and len(node.targets) == 1
-                        and isinstance(node.targets[0], ast.Name)):
+                if not (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                ):
                     continue
                 name = node.targets[0].id
                 if name not in wanted:

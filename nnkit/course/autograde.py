@@ -32,7 +32,6 @@ from nnkit.results import SubmissionResult, TestResult
 
 from .answers import matches, read_answers
 from .build_notebooks import ASSIGNMENTS, ROOT, grade_cells
-from .notebook import GradeCell
 from .release import ReleaseError, run_nbgrader
 
 COURSE_ID = "nnkit"
@@ -87,8 +86,15 @@ def ensure_assignment(assignment: str, course_root: Path) -> None:
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory() as tmp:
-        run_nbgrader(["generate_assignment", assignment, "--force",
-                      f"--CourseDirectory.release_directory={tmp}"], course_root)
+        run_nbgrader(
+            [
+                "generate_assignment",
+                assignment,
+                "--force",
+                f"--CourseDirectory.release_directory={tmp}",
+            ],
+            course_root,
+        )
 
 
 def submitted_students(assignment: str, course_root: Path) -> list[str]:
@@ -130,8 +136,7 @@ def repair_notebook(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
         if meta["nbgrader"] != ref.metadata["nbgrader"]:
             notes.append(f"cell {gid!r}: nbgrader metadata restored")
             meta["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
-        if ref.metadata["nbgrader"].get("locked") and not ref.metadata["nbgrader"].get(
-                "solution"):
+        if ref.metadata["nbgrader"].get("locked") and not ref.metadata["nbgrader"].get("solution"):
             if cell.source != ref.source or cell.cell_type != ref.cell_type:
                 notes.append(f"cell {gid!r}: locked cell restored")
             cell.source = ref.source
@@ -167,21 +172,32 @@ def sanitize(assignment: str, course_root: Path, student: str) -> list[str]:
             notes.append(f"{p.name}: unreadable ({e})")
             continue
         if rel.is_file():
-            notes += [f"{p.name}: {n}" for n in
-                      repair_notebook(nb, nbformat.read(str(rel), as_version=4))]
+            notes += [
+                f"{p.name}: {n}" for n in repair_notebook(nb, nbformat.read(str(rel), as_version=4))
+            ]
             nbformat.write(nb, str(p))
     return notes
 
 
-def nbgrader_autograde(assignment: str, course_root: Path, student: str,
-                       timeout: float | None = None) -> str:
+def nbgrader_autograde(
+    assignment: str, course_root: Path, student: str, timeout: float | None = None
+) -> str:
     """Run nbgrader autograde for one student on the repaired copy of the submission;
     returns its log (never raises)."""
     notes = sanitize(assignment, course_root, student)
     try:
-        proc = run_nbgrader(["autograde", assignment, "--force", f"--student={student}",
-                             f"--CourseDirectory.submitted_directory={SANITIZED}"],
-                            course_root, check=False, timeout=timeout)
+        proc = run_nbgrader(
+            [
+                "autograde",
+                assignment,
+                "--force",
+                f"--student={student}",
+                f"--CourseDirectory.submitted_directory={SANITIZED}",
+            ],
+            course_root,
+            check=False,
+            timeout=timeout,
+        )
     except Exception as e:  # noqa: BLE001 - a hanging kernel must not stop the class
         return f"nbgrader autograde did not finish: {e}"
     return "\n".join(notes) + "\n" + proc.stdout + proc.stderr
@@ -192,11 +208,18 @@ def nbgrader_autograde(assignment: str, course_root: Path, student: str,
 # -------------------------------------------------------------------------------------------
 
 
+def covers(names: tuple[str, ...], test_name: str) -> bool:
+    """Whether a grade cell standing for ``names`` counts the test ``test_name``: a plain API
+    name takes all its tests, ``"<api>: <case prefix>"`` the tests whose name starts so."""
+    api = test_name.split(":", 1)[0].strip()
+    return any(test_name.startswith(n) if ":" in n else api == n for n in names)
+
+
 def _fraction(result: SubmissionResult, names: tuple[str, ...]) -> tuple[float, float, str]:
     earned = possible = 0.0
     failed = []
     for t in result.tests:
-        if t.api_name in names:
+        if covers(names, t.name):
             earned += max(0.0, t.score)
             possible += t.max_score
             if not t.passed:
@@ -204,8 +227,9 @@ def _fraction(result: SubmissionResult, names: tuple[str, ...]) -> tuple[float, 
     return earned, possible, "\n".join(failed)
 
 
-def score_cells(assignment: str, notebooks: list[Path], result: SubmissionResult,
-                source_root: Path = ROOT) -> list[CellScore]:
+def score_cells(
+    assignment: str, notebooks: list[Path], result: SubmissionResult, source_root: Path = ROOT
+) -> list[CellScore]:
     """Trusted scores of every autograded cell of the course table."""
     table = grade_cells(assignment)
     answer_names = [n for g in table.values() if g.kind == "answer" for n in g.names]
@@ -221,8 +245,7 @@ def score_cells(assignment: str, notebooks: list[Path], result: SubmissionResult
             wrong = [n for n in g.names if n not in ok]
             score = g.points * len(ok) / len(g.names)
             detail = "wrong or missing: " + ", ".join(wrong) if wrong else ""
-            result.tests.append(TestResult(f"{cell_id}: numeric answers", score, g.points,
-                                           detail))
+            result.tests.append(TestResult(f"{cell_id}: numeric answers", score, g.points, detail))
         else:
             earned, possible, detail = _fraction(result, g.names)
             score = g.points * earned / possible if possible else 0.0
@@ -232,8 +255,9 @@ def score_cells(assignment: str, notebooks: list[Path], result: SubmissionResult
     return out
 
 
-def write_gradebook(assignment: str, student: str, cells: list[CellScore],
-                    course_root: Path) -> list[str]:
+def write_gradebook(
+    assignment: str, student: str, cells: list[CellScore], course_root: Path
+) -> list[str]:
     """Store the trusted scores as the grade cells' auto scores; returns problems."""
     problems = []
     with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
@@ -249,15 +273,19 @@ def write_gradebook(assignment: str, student: str, cells: list[CellScore],
     return problems
 
 
-def grade_student(assignment: str, student: str, course_root: Path,
-                  timeout: float = 5.0) -> StudentGrade:
+def grade_student(
+    assignment: str, student: str, course_root: Path, timeout: float = 5.0
+) -> StudentGrade:
     """Engine + answers for submitted/<student>/<assignment>/ (no nbgrader involved)."""
     from nnkit.grade import grade
 
     folder = course_root / "submitted" / student / assignment
     notebooks = sorted(folder.glob("*.ipynb"))
-    result = grade(notebooks, student, timeout=timeout) if notebooks else \
-        SubmissionResult(student=student, messages=["no notebooks submitted"])
+    result = (
+        grade(notebooks, student, timeout=timeout)
+        if notebooks
+        else SubmissionResult(student=student, messages=["no notebooks submitted"])
+    )
     cells = score_cells(assignment, notebooks, result)
     return StudentGrade(student, result, cells)
 
@@ -270,16 +298,25 @@ def grade_student(assignment: str, student: str, course_root: Path,
 def generate_feedback(assignment: str, course_root: Path, grades: list[StudentGrade]) -> None:
     """nbgrader feedback HTML (hidden tests stripped) plus the engine's report per student."""
     for g in grades:
-        run_nbgrader(["generate_feedback", assignment, "--force", f"--student={g.student}"],
-                     course_root, check=False)
+        run_nbgrader(
+            ["generate_feedback", assignment, "--force", f"--student={g.student}"],
+            course_root,
+            check=False,
+        )
         dest = course_root / "feedback" / g.student / assignment
         dest.mkdir(parents=True, exist_ok=True)
-        lines = [f"{c.notebook} / {c.cell_id}: {c.score:g} / {c.max_score:g}"
-                 + (f"\n    {c.detail.replace(chr(10), chr(10) + '    ')}" if c.detail else "")
-                 for c in g.cells]
+        lines = [
+            f"{c.notebook} / {c.cell_id}: {c.score:g} / {c.max_score:g}"
+            + (f"\n    {c.detail.replace(chr(10), chr(10) + '    ')}" if c.detail else "")
+            for c in g.cells
+        ]
         (dest / "hidden_tests.txt").write_text(
-            f"Hidden test results for {g.student}, {assignment}\n\n" + "\n".join(lines) + "\n\n"
-            + g.result.to_table() + "\n")
+            f"Hidden test results for {g.student}, {assignment}\n\n"
+            + "\n".join(lines)
+            + "\n\n"
+            + g.result.to_table()
+            + "\n"
+        )
 
 
 def write_reports(assignment: str, course_root: Path, grades: list[StudentGrade]) -> Path:
@@ -299,8 +336,14 @@ def write_reports(assignment: str, course_root: Path, grades: list[StudentGrade]
     return out
 
 
-def autograde(assignment: str, course_root: Path = ROOT, students: list[str] | None = None,
-              feedback: bool = True, timeout: float = 5.0, log=print) -> list[StudentGrade]:
+def autograde(
+    assignment: str,
+    course_root: Path = ROOT,
+    students: list[str] | None = None,
+    feedback: bool = True,
+    timeout: float = 5.0,
+    log=print,
+) -> list[StudentGrade]:
     """The whole grade flow for one assignment; returns the trusted grades."""
     if assignment not in ASSIGNMENTS:
         raise ReleaseError(f"unknown assignment {assignment!r}")
@@ -322,8 +365,9 @@ def autograde(assignment: str, course_root: Path = ROOT, students: list[str] | N
     return grades
 
 
-def gradebook_scores(assignment: str, student: str, course_root: Path
-                     ) -> dict[tuple[str, str], tuple[float, float]]:
+def gradebook_scores(
+    assignment: str, student: str, course_root: Path
+) -> dict[tuple[str, str], tuple[float, float]]:
     """(notebook, cell) -> (score, max_score) as the gradebook holds them."""
     out = {}
     with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
@@ -341,17 +385,32 @@ def gradebook_scores(assignment: str, student: str, course_root: Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", choices=ASSIGNMENTS)
-    parser.add_argument("--student", action="append", default=None,
-                        help="grade only this student (repeatable); default: all submitted")
+    parser.add_argument(
+        "--student",
+        action="append",
+        default=None,
+        help="grade only this student (repeatable); default: all submitted",
+    )
     parser.add_argument("--course", type=Path, default=ROOT, help="course root (default: repo)")
     parser.add_argument("--no-feedback", action="store_true", help="skip feedback generation")
-    parser.add_argument("--timeout", type=float, default=5.0,
-                        help="wall-clock limit of one call into a submission (s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="wall-clock limit of one call into a submission (s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    grades = autograde(args.assignment, args.course.resolve(), args.student,
-                       feedback=not args.no_feedback, timeout=args.timeout)
-    print(f"graded {len(grades)} submission(s); reports in "
-          f"{args.course / 'reports' / args.assignment}")
+    grades = autograde(
+        args.assignment,
+        args.course.resolve(),
+        args.student,
+        feedback=not args.no_feedback,
+        timeout=args.timeout,
+    )
+    print(
+        f"graded {len(grades)} submission(s); reports in "
+        f"{args.course / 'reports' / args.assignment}"
+    )
     return 0

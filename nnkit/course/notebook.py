@@ -63,8 +63,9 @@ def _split_class(lines: list[str], node: ast.ClassDef, provided: set[str]) -> li
     out: list[str] = []
     pos = start
     for item in node.body:
-        item_start = (item.decorator_list[0].lineno if getattr(item, "decorator_list", None)
-                      else item.lineno) - 1
+        item_start = (
+            item.decorator_list[0].lineno if getattr(item, "decorator_list", None) else item.lineno
+        ) - 1
         out.extend(lines[pos:item_start])
         if isinstance(item, ast.FunctionDef):
             out.extend(_split_function(lines, item, f"{node.name}.{item.name}" in provided))
@@ -104,8 +105,12 @@ def _helpers(defs: dict[str, ast.stmt], names: list[str]) -> list[str]:
     return sorted(found, key=order.index)
 
 
-def solution_source(module: str | ModuleType, names: list[str], provided: set[str] = frozenset(),
-                    skip: set[str] | None = None) -> tuple[str, list[str]]:
+def solution_source(
+    module: str | ModuleType,
+    names: list[str],
+    provided: set[str] = frozenset(),
+    skip: set[str] | None = None,
+) -> tuple[str, list[str]]:
     """Source of ``names`` of a reference module with solution regions marked.
 
     Module constants and private helpers that the names use come first, unless listed in
@@ -161,8 +166,14 @@ class NotebookSpec:
     emitted: set[str] = field(default_factory=set)
 
     def _meta(self, grade_id: str, **flags: object) -> dict:
-        nb = {"grade": False, "solution": False, "locked": False, "task": False,
-              "schema_version": 3, "grade_id": grade_id}
+        nb = {
+            "grade": False,
+            "solution": False,
+            "locked": False,
+            "task": False,
+            "schema_version": 3,
+            "grade_id": grade_id,
+        }
         nb.update(flags)
         return {"nbgrader": nb}
 
@@ -190,16 +201,30 @@ class NotebookSpec:
         cell.metadata.update(self._meta(grade_id, solution=True))
         self._add(cell, grade_id)
 
-    def reference(self, grade_id: str, module: str, names: list[str],
-                  provided: set[str] = frozenset(), prefix: str = "") -> None:
+    def reference(
+        self,
+        grade_id: str,
+        module: str,
+        names: list[str],
+        provided: set[str] = frozenset(),
+        prefix: str = "",
+    ) -> None:
         """Solution cell generated from reference source."""
         body, emitted = solution_source(module, names, provided, self.emitted)
         self.emitted.update(emitted)
-        self.solution(grade_id, (textwrap.dedent(prefix).strip() + "\n\n\n" + body
-                                 if prefix else body))
+        self.solution(
+            grade_id, (textwrap.dedent(prefix).strip() + "\n\n\n" + body if prefix else body)
+        )
 
-    def tests(self, grade_id: str, points: float, names: tuple[str, ...], visible: str = "",
-              kind: str = "engine", hidden: str = "") -> None:
+    def tests(
+        self,
+        grade_id: str,
+        points: float,
+        names: tuple[str, ...],
+        visible: str = "",
+        kind: str = "engine",
+        hidden: str = "",
+    ) -> None:
         """An autograder-tests cell: visible checks plus a hidden region handing over to nnkit."""
         note = {
             "engine": "graded outside the kernel by the nnkit hidden suites",
@@ -220,8 +245,9 @@ class NotebookSpec:
     def question(self, grade_id: str, points: float, prompt: str, answer: str) -> None:
         """An inline question (prompt, read-only) and its manually graded answer cell."""
         self.md(prompt)
-        text = "**Your answer:**\n\n" + BEGIN + "\n\n" + textwrap.dedent(answer).strip() + \
-            "\n\n" + END
+        text = (
+            "**Your answer:**\n\n" + BEGIN + "\n\n" + textwrap.dedent(answer).strip() + "\n\n" + END
+        )
         cell = nbformat.v4.new_markdown_cell(text)
         cell.metadata.update(self._meta(grade_id, grade=True, solution=True, points=points))
         self._add(cell, grade_id)
@@ -231,8 +257,11 @@ class NotebookSpec:
         nb = nbformat.v4.new_notebook()
         nb.nbformat_minor = 5
         nb.metadata = {
-            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                           "name": "python3"},
+            "kernelspec": {
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+                "name": "python3",
+            },
             "language_info": {"name": "python"},
         }
         nb.cells = list(self.cells)

@@ -38,19 +38,25 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def run_nbgrader(args: list[str], course_root: Path, check: bool = True,
-                 db_url: str | None = None, timeout: float | None = None
-                 ) -> subprocess.CompletedProcess[str]:
+def run_nbgrader(
+    args: list[str],
+    course_root: Path,
+    check: bool = True,
+    db_url: str | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader <args>`` in course_root with the course's config."""
-    cmd = [sys.executable, "-m", "nbgrader", *args,
-           f"--CourseDirectory.root={course_root}"]
+    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course_root}"]
     if db_url:
         cmd.append(f"--CourseDirectory.db_url={db_url}")
-    proc = subprocess.run(cmd, cwd=course_root, env=nbgrader_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=course_root, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
-        raise ReleaseError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
-                           f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        raise ReleaseError(
+            f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -65,8 +71,12 @@ def make_course(dest: Path, assignments: list[str] | None = None, root: Path = R
         target = dest / "source" / a
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(src, target, symlinks=False,
-                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        shutil.copytree(
+            src,
+            target,
+            symlinks=False,
+            ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"),
+        )
     return dest
 
 
@@ -126,8 +136,11 @@ def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> lis
         if re.search(r"(^|\n)\s*(from|import)\s+(reference|grading_tests)\b", body):
             problems.append(f"{rel}: imports the instructor's packages")
     lib = library_files(root)
-    shipped = {str(p.relative_to(release_dir / "nnlib")) for p in
-               (release_dir / "nnlib").rglob("*") if p.is_file()}
+    shipped = {
+        str(p.relative_to(release_dir / "nnlib"))
+        for p in (release_dir / "nnlib").rglob("*")
+        if p.is_file()
+    }
     for rel in sorted(set(lib) - shipped):
         problems.append(f"nnlib/{rel}: missing from the release")
     for rel in sorted(shipped - set(lib)):
@@ -159,9 +172,14 @@ def release(assignment: str, root: Path = ROOT) -> Path:
 
 def diff_trees(a: Path, b: Path) -> list[str]:
     """Relative paths that differ between two directory trees (content or presence)."""
+
     def files(d: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts}
+        return {
+            str(p.relative_to(d)): p.read_bytes()
+            for p in d.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+
     fa, fb = files(a), files(b)
     return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
 
@@ -180,10 +198,14 @@ def check_current(assignment: str, root: Path = ROOT) -> list[str]:
 
 
 def add_arguments(parser) -> None:  # noqa: ANN001 - argparse parser
-    parser.add_argument("assignments", nargs="*", default=[],
-                        help=f"default: all ({', '.join(ASSIGNMENTS)})")
-    parser.add_argument("--check", action="store_true",
-                        help="do not write release/: fail if it is stale or not clean")
+    parser.add_argument(
+        "assignments", nargs="*", default=[], help=f"default: all ({', '.join(ASSIGNMENTS)})"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write release/: fail if it is stale or not clean",
+    )
 
 
 def run(args) -> int:  # noqa: ANN001 - argparse namespace

@@ -23,7 +23,9 @@ def _grade_id(cell: NotebookNode) -> str | None:
 
 def read_release(release_dir: Path) -> Notebooks:
     """The release notebooks of one assignment."""
-    return {p.name: nbformat.read(str(p), as_version=4) for p in sorted(release_dir.glob("*.ipynb"))}
+    return {
+        p.name: nbformat.read(str(p), as_version=4) for p in sorted(release_dir.glob("*.ipynb"))
+    }
 
 
 def fill_reference(release: Notebooks, source_dir: Path) -> Notebooks:
@@ -39,8 +41,11 @@ def fill_reference(release: Notebooks, source_dir: Path) -> Notebooks:
             meta = cell.get("metadata", {}).get("nbgrader", {})
             if meta.get("solution") and _grade_id(cell) in by_id:
                 lines = by_id[_grade_id(cell)].source.split("\n")
-                cell.source = "\n".join(ln for ln in lines if "### BEGIN SOLUTION" not in ln
-                                        and "### END SOLUTION" not in ln)
+                cell.source = "\n".join(
+                    ln
+                    for ln in lines
+                    if "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln
+                )
         out[name] = nb
     return out
 
@@ -118,16 +123,27 @@ def write_submission(nbs: Notebooks, dest: Path, extra_files: list[Path] = ()) -
     return dest
 
 
-def execute(dest: Path, timeout: int = 600) -> list[Path]:
+def execute(dest: Path, library: Path, timeout: int = 600) -> list[Path]:
     """Run the notebooks of ``dest`` in order, as a student would before submitting (outputs
-    and saved model files appear); errors are kept as outputs. Returns the model files."""
+    and saved model files appear; errors are kept as outputs), with the release's library
+    (``library``, a release's nnlib/) next to them while they run. Returns the model files."""
     from nbclient import NotebookClient
 
-    for p in sorted(dest.glob("*.ipynb"), key=_notebook_order):
-        nb = nbformat.read(str(p), as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(dest)}}).execute()
-        nbformat.write(nb, str(p))
+    lib = dest / "nnlib"
+    shutil.copytree(library, lib)
+    try:
+        for p in sorted(dest.glob("*.ipynb"), key=_notebook_order):
+            nb = nbformat.read(str(p), as_version=4)
+            NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                allow_errors=True,
+                resources={"metadata": {"path": str(dest)}},
+            ).execute()
+            nbformat.write(nb, str(p))
+    finally:
+        shutil.rmtree(lib)
     return sorted(dest.glob("best_model_*.npz"))
 
 

@@ -39,7 +39,14 @@ from typing import Any
 
 from nnkit.loader import LoadProblem, Source, Submission
 from nnkit.sandbox import protocol
-from nnkit.sandbox.limits import Limits, PidsCgroup, child_preexec, clean_env, protect_grader
+from nnkit.sandbox.limits import (
+    Limits,
+    PidsCgroup,
+    child_preexec,
+    clean_env,
+    protect_grader,
+    worker_owned,
+)
 from nnkit.sandbox.protocol import FrameReader, ProtocolError, Ref
 
 #: display-only modules a worker does not provide; failing imports of them are not reported
@@ -96,6 +103,8 @@ def _build_runtime(root: Path) -> None:
         (pkgs / "numpy.libs").symlink_to(libs)
     if nnlib_dir is not None:
         (pkgs / "nnlib").symlink_to(nnlib_dir)
+    for f in rt.iterdir():
+        f.chmod(0o644)  # readable by the worker's uid, whatever the umask
     for p in (root, rt, pkgs):
         p.chmod(0o755)
 
@@ -131,6 +140,14 @@ def _trusted_dir(path: Path) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
+def _world_readable(path: Path) -> bool:
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_mode & 0o004 != 0
+
+
 def _runtime_dir() -> Path:
     """A private directory: the worker program, the wire module, and pkgs/ (numpy, nnlib).
 
@@ -144,7 +161,7 @@ def _runtime_dir() -> Path:
     final = base / f"nnkit-runtime-{os.getuid()}-{_runtime_key()}"
     ok = (
         _trusted_dir(final)
-        and (final / "runtime" / "nnkit_worker.py").is_file()
+        and _world_readable(final / "runtime" / "nnkit_worker.py")
         and (final / "pkgs" / "numpy").exists()
     )
     if not ok:
@@ -242,6 +259,7 @@ class _Child:
         out_r, out_w = os.pipe()
         self.cgroup = PidsCgroup.create(limits.processes) if limits.use_cgroup else None
         try:
+            preexec = child_preexec(limits, self.cgroup, (runtime, cwd))
             self.proc = subprocess.Popen(
                 [*cmd[:5], str(req_r), str(rep_w), *cmd[5:]],
                 stdin=subprocess.DEVNULL,
@@ -251,16 +269,24 @@ class _Child:
                 cwd=cwd,
                 env=clean_env(cwd),
                 start_new_session=True,
-                preexec_fn=child_preexec(limits, self.cgroup, (runtime, cwd)),
+                preexec_fn=preexec,
                 close_fds=True,
             )
-        except BaseException:
+        except BaseException as e:
             if self.cgroup is not None:
                 self.cgroup.remove()
-            raise
-        finally:
-            for fd in (req_r, rep_w, out_w):
+            os.close(out_w)
+            os.set_blocking(out_r, False)
+            said = ""
+            with contextlib.suppress(OSError):
+                said = os.read(out_r, 4096).decode("utf-8", "replace").strip()
+            for fd in (req_r, rep_w, req_w, rep_r, out_r):
                 os.close(fd)
+            if isinstance(e, OSError | subprocess.SubprocessError):
+                raise RuntimeError(f"the sandbox worker could not be started: {said or e}") from e
+            raise
+        for fd in (req_r, rep_w, out_w):
+            os.close(fd)
         self.req, self.rep, self.out = req_w, rep_r, out_r
         for fd in (self.req, self.rep, self.out):
             os.set_blocking(fd, False)
@@ -348,6 +374,7 @@ class Worker:
                 with contextlib.suppress(OSError):
                     if f.is_file():
                         shutil.copy2(f, self._cwd / f.name)
+            worker_owned(self._cwd, self.limits)  # as root: the worker's uid owns it (0700)
         return self._cwd
 
     def start(self) -> None:
@@ -363,8 +390,10 @@ class Worker:
         rt = _runtime_dir()
         cwd = self._workdir()
         protect_grader()
+        # switching uid: the interpreter itself (not a venv link to it), see worker_paths
+        exe = sys.executable if self.limits.run_as() is None else os.path.realpath(sys.executable)
         cmd = [
-            sys.executable,
+            exe,
             "-S",  # no site: the editable install's .pth/finders never run
             "-s",  # no user site
             "-P",  # no script/cwd dir prepended; sys.path is set explicitly

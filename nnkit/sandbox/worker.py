@@ -26,6 +26,7 @@ import random  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Iterable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import nnkit_wire as wire  # noqa: E402  (the runtime copy of protocol.py)
@@ -44,28 +45,31 @@ _MAX_MSG = 2000
 
 
 class _State:
+    """The submission's namespace and the objects the trusted side holds Refs to.
+
+    Every Ref handed out gets a fresh id, even for an object that already has one (two
+    calls returning the same cache, a kept object echoed back among the arguments): the
+    trusted side releases each Ref it received exactly once, so one id per handle means a
+    release never drops an object that another live handle still names.
+    """
+
     def __init__(self) -> None:
         self.module = types.ModuleType("submission")
         self.ns: dict[str, Any] = self.module.__dict__
         self.refs: dict[int, Any] = {}
-        self.by_obj: dict[int, int] = {}
+        self.live: dict[int, int] = {}  # id(obj) -> number of ids naming it
         self.next_id = 1
 
     def keep(self, obj: Any) -> int:
-        rid = self.by_obj.get(id(obj))
-        if rid is not None and self.refs.get(rid) is obj:
-            return rid
         rid = self.next_id
         self.next_id += 1
         self.refs[rid] = obj
-        self.by_obj[id(obj)] = rid
+        self.live[id(obj)] = self.live.get(id(obj), 0) + 1
         return rid
 
     def ref_of(self, obj: Any) -> int | None:
-        rid = self.by_obj.get(id(obj))
-        if rid is not None and self.refs.get(rid) is obj:
-            return rid
-        return None
+        """A new id for ``obj`` if the trusted side already holds one (argument echo)."""
+        return self.keep(obj) if id(obj) in self.live else None
 
     def get(self, rid: int) -> Any:
         try:
@@ -73,11 +77,16 @@ class _State:
         except KeyError:
             raise _ProtocolError(f"unknown object reference {rid}") from None
 
-    def drop(self, ids: list[int]) -> None:
+    def drop(self, ids: Iterable[int]) -> None:
         for rid in ids:
-            obj = self.refs.pop(rid, None)
-            if obj is not None:
-                self.by_obj.pop(id(obj), None)
+            if rid not in self.refs:
+                continue
+            key = id(self.refs.pop(rid))
+            n = self.live[key] - 1
+            if n:
+                self.live[key] = n
+            else:
+                del self.live[key]
 
 
 def _short(text: str) -> str:
@@ -112,6 +121,25 @@ def _run(st: _State, fn: Any, args: list[Any], kwargs: dict[str, Any], req: dict
         result = fn(*args, **kwargs)
         for w in rec[:20]:
             caught.append(_short(f"{w.category.__name__}: {w.message}"))
+    first_new = st.next_id
+    try:
+        tree, bufs = _pack_result(st, result, args, kwargs, req, caught)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _reply(tree, bufs)  # packs (and may refuse) the whole frame before writing any of it
+    except BaseException:
+        st.drop(range(first_new, st.next_id))  # Refs that never reached the trusted side
+        raise
+
+
+def _pack_result(
+    st: _State,
+    result: Any,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    req: dict[str, Any],
+    caught: list[str],
+) -> tuple[dict[str, Any], list[bytes]]:
     keep = req.get("keep") or []
     if req.get("keep_all"):
         result = wire.Ref(st.keep(result))
@@ -136,9 +164,7 @@ def _run(st: _State, fn: Any, args: list[Any], kwargs: dict[str, Any], req: dict
         raise _BadReturn(str(e)) from None
     except RecursionError:
         raise _BadReturn("value nested too deeply") from None
-    sys.stdout.flush()
-    sys.stderr.flush()
-    _reply(tree, bufs)
+    return tree, bufs
 
 
 def _shift(node: Any, k: int) -> Any:

@@ -11,10 +11,11 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from nnkit.course.autograde import score_cells
+from nnkit.course.autograde import covers, score_cells
 from nnkit.course.build_notebooks import (
     ASSIGNMENTS,
     ROOT,
+    grade_cells,
     library_files,
     notebook_specs,
     write_notebooks,
@@ -40,15 +41,15 @@ def test_source_notebooks_are_generated_from_reference(assignment: str, tmp_path
     assert sorted(p.name for p in fresh) == [p.name for p in committed]
     for p in fresh:
         assert p.read_text() == (ROOT / "source" / assignment / p.name).read_text(), (
-            f"source/{assignment}/{p.name} is stale: run `nnkit build-notebooks {assignment}`")
+            f"source/{assignment}/{p.name} is stale: run `nnkit build-notebooks {assignment}`"
+        )
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_library_is_one_symlink_per_library_file(assignment: str) -> None:
     lib = ROOT / "source" / assignment / "nnlib"
     links = {str(p.relative_to(lib)): p for p in lib.rglob("*") if p.is_symlink()}
-    files = {str(p.relative_to(lib)) for p in lib.rglob("*")
-             if p.is_file() and not p.is_symlink()}
+    files = {str(p.relative_to(lib)) for p in lib.rglob("*") if p.is_file() and not p.is_symlink()}
     assert not files, f"plain files in source/{assignment}/nnlib: {files}"
     expected = library_files()
     assert set(links) == set(expected)
@@ -108,8 +109,13 @@ def test_committed_notebooks_have_no_outputs_or_machine_paths() -> None:
 
 def _execute(path: Path, allow_errors: bool) -> nbformat.NotebookNode:
     nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return nb
 
 
@@ -122,6 +128,11 @@ def test_source_notebooks_run_and_earn_full_marks(course: Path, assignment: str)
     for p in notebooks:
         _execute(p, allow_errors=False)
     result = grade(notebooks, "instructor")
+    table = grade_cells(assignment)
+    orphans = [
+        t.name for t in result.tests if not any(covers(g.names, t.name) for g in table.values())
+    ]
+    assert not orphans, f"hidden tests that no grade cell counts: {orphans}"
     cells = score_cells(assignment, notebooks, result)
     assert cells
     lost = [(c.cell_id, c.score, c.max_score, c.detail) for c in cells if c.score != c.max_score]
@@ -129,8 +140,9 @@ def test_source_notebooks_run_and_earn_full_marks(course: Path, assignment: str)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_release_notebooks_stop_at_the_first_todo(course: Path, assignment: str,
-                                                  tmp_path: Path) -> None:
+def test_release_notebooks_stop_at_the_first_todo(
+    course: Path, assignment: str, tmp_path: Path
+) -> None:
     import shutil
 
     work = tmp_path / assignment
@@ -138,5 +150,8 @@ def test_release_notebooks_stop_at_the_first_todo(course: Path, assignment: str,
     for p in sorted(work.glob("*.ipynb"), key=_order):
         with pytest.raises(CellExecutionError) as err:
             _execute(p, allow_errors=False)
-        assert err.value.ename == "NotImplementedError", (p.name, err.value.ename,
-                                                          str(err.value)[-800:])
+        assert err.value.ename == "NotImplementedError", (
+            p.name,
+            err.value.ename,
+            str(err.value)[-800:],
+        )

@@ -1,6 +1,8 @@
 """Assignment ``convnets``: naive convolution and pooling, fast layers, sandwich layers, a
 three-layer convolutional network, spatial batch normalisation and group normalisation."""
 
+# ruff: noqa: E501  (long lines are notebook code inside strings)
+
 from __future__ import annotations
 
 from ..notebook import NotebookSpec
@@ -26,7 +28,9 @@ def notebook() -> NotebookSpec:
     **Grading.** As before: hidden suites run your functions outside the notebook on unseen
     inputs; the visible checks are for you; inline questions are read by a person.
     """)
-    nb.readonly("setup", """
+    nb.readonly(
+        "setup",
+        """
     import time
     from typing import Any
 
@@ -43,7 +47,8 @@ def notebook() -> NotebookSpec:
     plt.rcParams["figure.figsize"] = (9.0, 6.0)
     plt.rcParams["image.interpolation"] = "nearest"
     plt.rcParams["image.cmap"] = "gray"
-    """)
+    """,
+    )
     nb.md("""
     ## Layers from the previous assignment
 
@@ -51,11 +56,24 @@ def notebook() -> NotebookSpec:
     sandwich, the softmax loss and batch normalisation from `fully_connected`. Paste your
     implementations into the cell below (they are not graded again here).
     """)
-    nb.reference("previous_layers", "reference.layers",
-                 ["affine_forward", "affine_backward", "relu_forward", "relu_backward",
-                  "softmax_loss", "batchnorm_forward", "batchnorm_backward_alt"])
-    nb.reference("previous_sandwich", "reference.layer_utils",
-                 ["affine_relu_forward", "affine_relu_backward"])
+    nb.reference(
+        "previous_layers",
+        "reference.layers",
+        [
+            "affine_forward",
+            "affine_backward",
+            "relu_forward",
+            "relu_backward",
+            "softmax_loss",
+            "batchnorm_forward",
+            "batchnorm_backward_alt",
+        ],
+    )
+    nb.reference(
+        "previous_sandwich",
+        "reference.layer_utils",
+        ["affine_relu_forward", "affine_relu_backward"],
+    )
     nb.code("""
     raw = load_dataset()
     data = dict(raw)
@@ -82,7 +100,11 @@ def notebook() -> NotebookSpec:
     Loops are fine here; do not call the fast layers.
     """)
     nb.reference("conv_forward", "reference.layers", ["conv_forward_naive"])
-    nb.tests("test_conv_forward", 3, ("conv_forward_naive",), """
+    nb.tests(
+        "test_conv_forward",
+        3,
+        ("conv_forward_naive",),
+        """
     x_shape, w_shape = (2, 3, 4, 4), (3, 3, 4, 4)
     x = np.linspace(-0.1, 0.5, num=np.prod(x_shape)).reshape(x_shape)
     w = np.linspace(-0.2, 0.3, num=np.prod(w_shape)).reshape(w_shape)
@@ -96,7 +118,8 @@ def notebook() -> NotebookSpec:
                              [[2.36270298, 2.36904306], [2.38090835, 2.38247847]]]])
     print("conv_forward_naive difference:", rel_error(out, correct_out))  # about 2e-8
     assert rel_error(out, correct_out) < 1e-6
-    """)
+    """,
+    )
     nb.md("""
     ### Aside: image processing with hand-made filters
 
@@ -150,7 +173,11 @@ def notebook() -> NotebookSpec:
     window). Accumulate into a padded `dx` and crop the padding at the end.
     """)
     nb.reference("conv_backward", "reference.layers", ["conv_backward_naive"])
-    nb.tests("test_conv_backward", 4, ("conv_backward_naive",), """
+    nb.tests(
+        "test_conv_backward",
+        4,
+        ("conv_backward_naive",),
+        """
     np.random.seed(231)
     x = np.random.randn(4, 3, 5, 5)
     w = np.random.randn(2, 3, 3, 3)
@@ -165,7 +192,8 @@ def notebook() -> NotebookSpec:
     for name, num, ana in [("dx", dx_num, dx), ("dw", dw_num, dw), ("db", db_num, db)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")  # about 1e-9
         assert rel_error(num, ana) < 1e-6
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- pooling
     nb.md("""
@@ -176,9 +204,14 @@ def notebook() -> NotebookSpec:
     maximum; everything else gets zero. Windows may overlap (stride smaller than the pool) or
     leave a few rows unused; handle both.
     """)
-    nb.reference("max_pool", "reference.layers",
-                 ["max_pool_forward_naive", "max_pool_backward_naive"])
-    nb.tests("test_max_pool_forward", 2, ("max_pool_forward_naive",), """
+    nb.reference(
+        "max_pool", "reference.layers", ["max_pool_forward_naive", "max_pool_backward_naive"]
+    )
+    nb.tests(
+        "test_max_pool_forward",
+        2,
+        ("max_pool_forward_naive",),
+        """
     x_shape = (2, 3, 4, 4)
     x = np.linspace(-0.3, 0.4, num=np.prod(x_shape)).reshape(x_shape)
     out, _ = max_pool_forward_naive(x, {"pool_width": 2, "pool_height": 2, "stride": 2})
@@ -190,8 +223,13 @@ def notebook() -> NotebookSpec:
                              [[0.32631579, 0.34105263], [0.38526316, 0.4]]]])
     print("max_pool_forward_naive difference:", rel_error(out, correct_out))  # about 4e-8
     assert rel_error(out, correct_out) < 1e-6
-    """)
-    nb.tests("test_max_pool_backward", 2, ("max_pool_backward_naive",), """
+    """,
+    )
+    nb.tests(
+        "test_max_pool_backward",
+        2,
+        ("max_pool_backward_naive",),
+        """
     np.random.seed(231)
     x = np.random.randn(3, 2, 8, 8)
     dout = np.random.randn(3, 2, 4, 4)
@@ -201,7 +239,8 @@ def notebook() -> NotebookSpec:
     dx = max_pool_backward_naive(dout, cache)
     print("max_pool_backward_naive dx error:", rel_error(dx, dx_num))  # about 3e-12
     assert rel_error(dx, dx_num) < 1e-8
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- fast layers
     nb.md("""
@@ -250,12 +289,26 @@ def notebook() -> NotebookSpec:
     Two combinations that every small convnet uses: conv - ReLU, and conv - ReLU - max pool.
     Build them from your naive layers.
     """)
-    nb.reference("conv_sandwich", "reference.layer_utils",
-                 ["conv_relu_forward", "conv_relu_backward", "conv_relu_pool_forward",
-                  "conv_relu_pool_backward"])
-    nb.tests("test_conv_sandwich", 3,
-             ("conv_relu_forward", "conv_relu_backward", "conv_relu_pool_forward",
-              "conv_relu_pool_backward"), """
+    nb.reference(
+        "conv_sandwich",
+        "reference.layer_utils",
+        [
+            "conv_relu_forward",
+            "conv_relu_backward",
+            "conv_relu_pool_forward",
+            "conv_relu_pool_backward",
+        ],
+    )
+    nb.tests(
+        "test_conv_sandwich",
+        3,
+        (
+            "conv_relu_forward",
+            "conv_relu_backward",
+            "conv_relu_pool_forward",
+            "conv_relu_pool_backward",
+        ),
+        """
     np.random.seed(231)
     x = np.random.randn(2, 3, 8, 8)
     w = np.random.randn(3, 3, 3, 3)
@@ -280,7 +333,8 @@ def notebook() -> NotebookSpec:
     dx_num = eval_numerical_gradient_array(lambda x: conv_relu_forward(x, w, b, conv_param)[0], x, dout)
     print("conv_relu dx error:", rel_error(dx_num, dx))
     assert rel_error(dx_num, dx) < 1e-6
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- ThreeLayerConvNet
     nb.md("""
@@ -292,7 +346,11 @@ def notebook() -> NotebookSpec:
     in that order with `weight_scale * np.random.randn(...)` and cast to `dtype`.
     """)
     nb.reference("three_layer_convnet", "reference.classifiers", ["ThreeLayerConvNet"])
-    nb.tests("test_convnet", 8, ("ThreeLayerConvNet",), """
+    nb.tests(
+        "test_convnet",
+        8,
+        ("ThreeLayerConvNet",),
+        """
     np.random.seed(231)
     model = ThreeLayerConvNet(input_dim=(3, 16, 16), num_filters=8, filter_size=5, hidden_dim=20)
     X = np.random.randn(50, 3, 16, 16)
@@ -317,7 +375,8 @@ def notebook() -> NotebookSpec:
                                            verbose=False, h=1e-6)
         print(f"{name} max relative error: {rel_error(grad_num, grads[name]):.2e}")
         assert rel_error(grad_num, grads[name]) < 1e-3
-    """)
+    """,
+    )
     nb.md("""
     ### Overfit a little data
 
@@ -365,19 +424,24 @@ def notebook() -> NotebookSpec:
     plt.axis("off")
     plt.show()
     """)
-    nb.question("q_receptive", 2, """
+    nb.question(
+        "q_receptive",
+        2,
+        """
     ### Inline question 1
 
     After a 3x3 convolution (stride 1) and a 2x2 max pool (stride 2), how many input pixels
     (in height x width) can influence one value of the pooled output? What happens to that
     number when you stack a second block of the same kind?
-    """, """
+    """,
+        """
     One pooled value looks at a 2x2 block of conv outputs, each of which sees a 3x3 patch;
     neighbouring patches overlap, so together they cover 4x4 input pixels. A second
     conv(3x3)-pool(2x2) block works on a grid whose steps are 2 input pixels: its 3x3 conv
     covers (3 - 1) * 2 + 4 = 8 input pixels per side and its pool adds one more step of 2,
     so 10x10. Each block roughly doubles the receptive field.
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- spatial batchnorm
     nb.md("""
@@ -387,10 +451,16 @@ def notebook() -> NotebookSpec:
     over the batch and over all positions (N, H and W). Reuse your `batchnorm_forward` and
     `batchnorm_backward_alt` by reshaping: move the channels last and flatten the rest.
     """)
-    nb.reference("spatial_batchnorm", "reference.layers",
-                 ["spatial_batchnorm_forward", "spatial_batchnorm_backward"])
-    nb.tests("test_spatial_batchnorm", 4, ("spatial_batchnorm_forward",
-                                           "spatial_batchnorm_backward"), """
+    nb.reference(
+        "spatial_batchnorm",
+        "reference.layers",
+        ["spatial_batchnorm_forward", "spatial_batchnorm_backward"],
+    )
+    nb.tests(
+        "test_spatial_batchnorm",
+        4,
+        ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
+        """
     np.random.seed(231)
     N, C, H, W = 10, 3, 4, 5
     x = 4 * np.random.randn(N, C, H, W) + 10
@@ -413,7 +483,8 @@ def notebook() -> NotebookSpec:
     for name, num, ana in [("dx", dx_num, dx), ("dgamma", da_num, dgamma), ("dbeta", db_num, dbeta)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")
         assert rel_error(num, ana) < 1e-6
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- group norm
     nb.md("""
@@ -424,10 +495,14 @@ def notebook() -> NotebookSpec:
     normalisation, but over groups of `C // G` channels (and all positions) rather than over
     all channels at once. `gamma` and `beta` have shape (1, C, 1, 1).
     """)
-    nb.reference("groupnorm", "reference.layers",
-                 ["spatial_groupnorm_forward", "spatial_groupnorm_backward"])
-    nb.tests("test_groupnorm", 4, ("spatial_groupnorm_forward",
-                                   "spatial_groupnorm_backward"), """
+    nb.reference(
+        "groupnorm", "reference.layers", ["spatial_groupnorm_forward", "spatial_groupnorm_backward"]
+    )
+    nb.tests(
+        "test_groupnorm",
+        4,
+        ("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
+        """
     np.random.seed(231)
     N, C, H, W, G = 2, 6, 4, 5, 2
     x = 4 * np.random.randn(N, C, H, W) + 10
@@ -450,18 +525,24 @@ def notebook() -> NotebookSpec:
     for name, num, ana in [("dx", dx_num, dx), ("dgamma", da_num, dgamma), ("dbeta", db_num, dbeta)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")
         assert rel_error(num, ana) < 1e-6
-    """)
-    nb.question("q_groupnorm", 2, """
+    """,
+    )
+    nb.question(
+        "q_groupnorm",
+        2,
+        """
     ### Inline question 2
 
     Layer normalisation is group normalisation with `G = 1`. Why might putting *all* the
     channels of an image into one group work worse than several groups?
-    """, """
+    """,
+        """
     Different channels detect different features and have very different typical scales;
     with a single group one very active channel dominates the shared mean and variance and
     squashes the others. Smaller groups of related channels are normalised with statistics
     that actually describe them, while still not depending on the batch.
-    """)
+    """,
+    )
     return nb
 
 

@@ -1,6 +1,8 @@
 """Assignment ``fully_connected``: modular layers, losses, fully connected nets, update rules,
 normalisation, dropout and regression. Two notebooks; the second imports the first."""
 
+# ruff: noqa: E501  (long lines are notebook code inside strings)
+
 from __future__ import annotations
 
 from ..notebook import NotebookSpec
@@ -88,7 +90,11 @@ def notebook_fc() -> NotebookSpec:
     Complete `affine_forward` and `affine_backward`.
     """)
     nb.reference("affine", "reference.layers", ["affine_forward", "affine_backward"])
-    nb.tests("test_affine_forward", 2, ("affine_forward",), """
+    nb.tests(
+        "test_affine_forward",
+        2,
+        ("affine_forward",),
+        """
     num_inputs, input_shape, output_dim = 2, (4, 5, 6), 3
     input_size = num_inputs * np.prod(input_shape)
     weight_size = output_dim * np.prod(input_shape)
@@ -100,8 +106,13 @@ def notebook_fc() -> NotebookSpec:
                             [3.25553199, 3.5141327, 3.77273342]])
     print("affine_forward difference:", rel_error(out, correct_out))  # about 1e-9
     assert rel_error(out, correct_out) < 1e-7
-    """)
-    nb.tests("test_affine_backward", 3, ("affine_backward",), """
+    """,
+    )
+    nb.tests(
+        "test_affine_backward",
+        3,
+        ("affine_backward",),
+        """
     np.random.seed(231)
     x = np.random.randn(10, 2, 3)
     w = np.random.randn(6, 5)
@@ -115,7 +126,8 @@ def notebook_fc() -> NotebookSpec:
     for name, num, ana in [("dx", dx_num, dx), ("dw", dw_num, dw), ("db", db_num, db)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")  # about 1e-10
         assert rel_error(num, ana) < 1e-7
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- relu / sigmoid
     nb.md("""
@@ -127,9 +139,16 @@ def notebook_fc() -> NotebookSpec:
     compute from the forward output alone. A naive `np.exp(-x)` overflows for very negative
     `x`: write it so that large inputs of either sign give no warnings.
     """)
-    nb.reference("activations", "reference.layers",
-                 ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward"])
-    nb.tests("test_relu", 2, ("relu_forward", "relu_backward"), """
+    nb.reference(
+        "activations",
+        "reference.layers",
+        ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward"],
+    )
+    nb.tests(
+        "test_relu",
+        2,
+        ("relu_forward", "relu_backward"),
+        """
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
     out, _ = relu_forward(x)
     correct_out = np.array([[0., 0., 0., 0.],
@@ -146,8 +165,13 @@ def notebook_fc() -> NotebookSpec:
     dx = relu_backward(dout, cache)
     print("relu_backward dx error:", rel_error(dx_num, dx))  # about 3e-12
     assert rel_error(dx_num, dx) < 1e-8
-    """)
-    nb.tests("test_sigmoid", 2, ("sigmoid_forward", "sigmoid_backward"), """
+    """,
+    )
+    nb.tests(
+        "test_sigmoid",
+        2,
+        ("sigmoid_forward", "sigmoid_backward"),
+        """
     x = np.linspace(-6, 6, num=12).reshape(3, 4)
     out, _ = sigmoid_forward(x)
     correct_out = np.array([[0.00247262, 0.00732514, 0.0214955, 0.06138311],
@@ -163,19 +187,25 @@ def notebook_fc() -> NotebookSpec:
     _, cache = sigmoid_forward(x)
     print("sigmoid_backward dx error:", rel_error(dx_num, sigmoid_backward(dout, cache)))
     assert rel_error(dx_num, sigmoid_backward(dout, cache)) < 1e-8
-    """)
-    nb.question("q_activations", 2, """
+    """,
+    )
+    nb.question(
+        "q_activations",
+        2,
+        """
     ### Inline question 1
 
     Some activation functions let almost no gradient through for some inputs. Of sigmoid,
     ReLU and leaky ReLU, which suffer from this in one dimension, and for which inputs?
-    """, """
+    """,
+        """
     Sigmoid saturates at both ends: for inputs of large magnitude (positive or negative) its
     slope s(1 - s) is nearly zero, so almost nothing flows back. ReLU passes exactly zero
     gradient for every negative input; a unit whose input is negative for all data ("dead"
     ReLU) never recovers. Leaky ReLU has a small non-zero slope for negative inputs and a
     slope of one for positive ones, so it does not have this problem.
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- sandwich
     nb.md("""
@@ -185,9 +215,14 @@ def notebook_fc() -> NotebookSpec:
     `affine_relu_forward` applies an affine layer and then ReLU, keeping both caches;
     `affine_relu_backward` undoes them in reverse order.
     """)
-    nb.reference("affine_relu", "reference.layer_utils",
-                 ["affine_relu_forward", "affine_relu_backward"])
-    nb.tests("test_affine_relu", 2, ("affine_relu_forward", "affine_relu_backward"), """
+    nb.reference(
+        "affine_relu", "reference.layer_utils", ["affine_relu_forward", "affine_relu_backward"]
+    )
+    nb.tests(
+        "test_affine_relu",
+        2,
+        ("affine_relu_forward", "affine_relu_backward"),
+        """
     np.random.seed(231)
     x = np.random.randn(2, 3, 4)
     w = np.random.randn(12, 10)
@@ -201,7 +236,8 @@ def notebook_fc() -> NotebookSpec:
     for name, num, ana in [("dx", dx_num, dx), ("dw", dw_num, dw), ("db", db_num, db)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")  # about 1e-10
         assert rel_error(num, ana) < 1e-7
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- losses
     nb.md(r"""
@@ -220,7 +256,11 @@ def notebook_fc() -> NotebookSpec:
     All three average over the `N` examples.
     """)
     nb.reference("losses", "reference.layers", ["softmax_loss", "svm_loss", "mse_loss"])
-    nb.tests("test_svm_loss", 2, ("svm_loss",), """
+    nb.tests(
+        "test_svm_loss",
+        2,
+        ("svm_loss",),
+        """
     np.random.seed(231)
     num_classes, num_inputs = 10, 50
     x = 0.001 * np.random.randn(num_inputs, num_classes)
@@ -230,8 +270,13 @@ def notebook_fc() -> NotebookSpec:
     print("svm loss:", loss, "(expected about 8.9996)")
     print("dx error:", rel_error(dx_num, dx))  # about 1e-9
     assert abs(loss - 8.999602749096233) < 1e-6 and rel_error(dx_num, dx) < 1e-6
-    """)
-    nb.tests("test_softmax_loss", 2, ("softmax_loss",), """
+    """,
+    )
+    nb.tests(
+        "test_softmax_loss",
+        2,
+        ("softmax_loss",),
+        """
     np.random.seed(231)
     num_classes, num_inputs = 10, 50
     x = 0.001 * np.random.randn(num_inputs, num_classes)
@@ -243,8 +288,13 @@ def notebook_fc() -> NotebookSpec:
     assert abs(loss - 2.302545844500738) < 1e-6 and rel_error(dx_num, dx) < 1e-6
     big_loss, _ = softmax_loss(np.array([[1e4, 0.0, -1e4]]), np.array([1]))
     assert np.isfinite(big_loss), "softmax_loss overflows for large scores"
-    """)
-    nb.tests("test_mse_loss", 1, ("mse_loss",), """
+    """,
+    )
+    nb.tests(
+        "test_mse_loss",
+        1,
+        ("mse_loss",),
+        """
     np.random.seed(231)
     x = np.random.randn(50)
     y = np.random.randn(50)
@@ -253,7 +303,8 @@ def notebook_fc() -> NotebookSpec:
     print("mse loss:", loss, "(expected about 1.867)")
     print("dx error:", rel_error(dx_num, dx))  # about 3e-9
     assert abs(loss - 1.8672282748726519) < 1e-8 and rel_error(dx_num, dx) < 1e-6
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- TwoLayerNet
     nb.md("""
@@ -266,7 +317,11 @@ def notebook_fc() -> NotebookSpec:
     biases excluded) and a dictionary of gradients with the same keys as `self.params`.
     """)
     nb.reference("two_layer_net", "reference.classifiers", ["TwoLayerNet"])
-    nb.tests("test_two_layer_net", 5, ("TwoLayerNet",), """
+    nb.tests(
+        "test_two_layer_net",
+        5,
+        ("TwoLayerNet",),
+        """
     np.random.seed(231)
     N, D, H, C = 3, 5, 50, 7
     X = np.random.randn(N, D)
@@ -304,7 +359,8 @@ def notebook_fc() -> NotebookSpec:
                                                verbose=False)
             print(f"reg={reg} {name} relative error: {rel_error(grad_num, grads[name]):.2e}")
             assert rel_error(grad_num, grads[name]) < 1e-5
-    """)
+    """,
+    )
 
     # ---------------------------------------------------------------- Solver
     nb.md("""
@@ -318,7 +374,9 @@ def notebook_fc() -> NotebookSpec:
     Use a `Solver` to train a `TwoLayerNet` on the data above to at least **90 %**
     validation accuracy (the digits set; on CIFAR-10 aim for 50 %).
     """)
-    nb.solution("train_two_layer_net", """
+    nb.solution(
+        "train_two_layer_net",
+        """
 model = None
 solver = None
 ### BEGIN SOLUTION
@@ -328,7 +386,8 @@ solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 0
                 lr_decay=0.95, num_epochs=10, batch_size=100, print_every=200)
 solver.train()
 ### END SOLUTION
-""")
+""",
+    )
     nb.code("""
     print("best validation accuracy:", solver.best_val_acc)
     plot_training(solver)
@@ -351,13 +410,22 @@ solver.train()
       using it.
     """)
     nb.reference("update_rules", "reference.optim", ["sgd", "sgd_momentum", "rmsprop", "adam"])
-    nb.tests("test_sgd", 1, ("sgd",), """
+    nb.tests(
+        "test_sgd",
+        1,
+        ("sgd",),
+        """
     w, dw = np.ones((2, 3)), np.full((2, 3), 0.5)
     next_w, config = sgd(w, dw)
     assert config["learning_rate"] == 1e-2 and np.allclose(next_w, 1 - 0.005)
     print("sgd ok")
-    """)
-    nb.tests("test_sgd_momentum", 2, ("sgd_momentum",), """
+    """,
+    )
+    nb.tests(
+        "test_sgd_momentum",
+        2,
+        ("sgd_momentum",),
+        """
     N, D = 4, 5
     w = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
     dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
@@ -378,8 +446,13 @@ solver.train()
     print("velocity error:", rel_error(expected_velocity, config["velocity"]))
     assert rel_error(next_w, expected_next_w) < 1e-6
     assert rel_error(expected_velocity, config["velocity"]) < 1e-6
-    """)
-    nb.tests("test_rmsprop", 2, ("rmsprop",), """
+    """,
+    )
+    nb.tests(
+        "test_rmsprop",
+        2,
+        ("rmsprop",),
+        """
     N, D = 4, 5
     w = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
     dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
@@ -400,8 +473,13 @@ solver.train()
     print("cache error:", rel_error(expected_cache, config["cache"]))
     assert rel_error(expected_next_w, next_w) < 1e-6
     assert rel_error(expected_cache, config["cache"]) < 1e-6
-    """)
-    nb.tests("test_adam", 3, ("adam",), """
+    """,
+    )
+    nb.tests(
+        "test_adam",
+        3,
+        ("adam",),
+        """
     N, D = 4, 5
     w = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
     dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
@@ -428,7 +506,8 @@ solver.train()
                            ("m", expected_m, config["m"])]:
         print(f"{name} error: {rel_error(exp, got):.2e}")  # about 1e-7 or less
         assert rel_error(exp, got) < 1e-6
-    """)
+    """,
+    )
     return nb
 
 
@@ -447,12 +526,16 @@ def notebook_norm() -> NotebookSpec:
     questions are graded by hand; the model you save at the end is evaluated on examples
     that you never see.
     """)
-    nb.readonly("norm_setup", SETUP + """
+    nb.readonly(
+        "norm_setup",
+        SETUP
+        + """
 from nnlib.loader import import_notebook
 
 # Everything FullyConnectedNets.ipynb defines (layers, losses, TwoLayerNet, update rules).
 fc_nets = import_notebook("FullyConnectedNets.ipynb", into=globals())
-""")
+""",
+    )
     nb.code(DATA)
 
     # ---------------------------------------------------------------- FullyConnectedNet
@@ -470,7 +553,11 @@ fc_nets = import_notebook("FullyConnectedNets.ipynb", into=globals())
     all parameters are cast to `dtype`.
     """)
     nb.reference("fc_net", "reference.classifiers", ["FullyConnectedNet"])
-    nb.tests("test_fc_net", 8, ("FullyConnectedNet",), """
+    nb.tests(
+        "test_fc_net",
+        8,
+        ("FullyConnectedNet",),
+        """
     np.random.seed(231)
     N, D, H1, H2, C = 2, 15, 20, 30, 10
     X = np.random.randn(N, D)
@@ -487,7 +574,8 @@ fc_nets = import_notebook("FullyConnectedNets.ipynb", into=globals())
                                                verbose=False, h=1e-5)
             print(f"  {name} relative error: {rel_error(grad_num, grads[name]):.2e}")
             assert rel_error(grad_num, grads[name]) < 1e-4
-    """)
+    """,
+    )
     nb.md("""
     ### Overfitting a tiny training set
 
@@ -503,7 +591,9 @@ fc_nets = import_notebook("FullyConnectedNets.ipynb", into=globals())
         "X_val": data["X_val"], "y_val": data["y_val"],
     }
     """)
-    nb.solution("overfit_three_layer", """
+    nb.solution(
+        "overfit_three_layer",
+        """
 weight_scale = 1e-3   # try other values
 learning_rate = 1e-4  # try other values
 ### BEGIN SOLUTION
@@ -521,9 +611,12 @@ plt.plot(solver.loss_history, "o")
 plt.title("Three-layer net: training loss")
 plt.xlabel("Iteration")
 plt.show()
-""")
+""",
+    )
     nb.md("Now the same with a five-layer network (four hidden layers of 100 units).")
-    nb.solution("overfit_five_layer", """
+    nb.solution(
+        "overfit_five_layer",
+        """
 weight_scale = 1e-3   # try other values
 learning_rate = 1e-4  # try other values
 ### BEGIN SOLUTION
@@ -541,18 +634,24 @@ plt.plot(solver.loss_history, "o")
 plt.title("Five-layer net: training loss")
 plt.xlabel("Iteration")
 plt.show()
-""")
-    nb.question("q_depth", 2, """
+""",
+    )
+    nb.question(
+        "q_depth",
+        2,
+        """
     ### Inline question 2
 
     Which of the two networks was more sensitive to the weight scale, and why would you
     expect that?
-    """, """
+    """,
+        """
     The five-layer net. The scale of the activations (and of the gradients flowing back) is
     multiplied by roughly the same factor at every layer, so with more layers a slightly too
     small scale makes the signal vanish and a slightly too large one makes it explode; the
     window of workable scales (and learning rates) narrows as depth grows.
-    """)
+    """,
+    )
 
     nb.md("""
     ### Comparing the update rules
@@ -588,19 +687,24 @@ plt.show()
     plt.tight_layout()
     plt.show()
     """)
-    nb.question("q_adagrad", 2, """
+    nb.question(
+        "q_adagrad",
+        2,
+        """
     ### Inline question 3
 
     AdaGrad keeps `cache += dw**2` and steps by `-lr * dw / (sqrt(cache) + eps)`. Training
     with it, a student sees the steps shrink until learning nearly stops. Why? Does Adam
     have the same problem?
-    """, """
+    """,
+        """
     AdaGrad's cache is a sum of squared gradients that only ever grows, so the effective
     learning rate lr / sqrt(cache) decreases monotonically and eventually becomes tiny even
     where the loss is still far from a minimum. Adam (like RMSProp) keeps an exponentially
     decaying average of squared gradients instead of a sum, so old gradients are forgotten
     and the step size does not decay to zero.
-    """)
+    """,
+    )
 
     nb.md(r"""
     ## Batch normalisation: forward
@@ -614,9 +718,12 @@ plt.show()
     `running = momentum * running + (1 - momentum) * batch` in `bn_param`, and test mode
     normalises with those.
     """)
-    nb.reference("batchnorm_forward", "reference.layers",
-                 ["batchnorm_forward"])
-    nb.tests("test_batchnorm_forward", 3, ("batchnorm_forward",), """
+    nb.reference("batchnorm_forward", "reference.layers", ["batchnorm_forward"])
+    nb.tests(
+        "test_batchnorm_forward",
+        3,
+        ("batchnorm_forward",),
+        """
     np.random.seed(231)
     N, D1, D2, D3 = 200, 50, 60, 3
     X = np.random.randn(N, D1)
@@ -647,7 +754,8 @@ plt.show()
                                   bn_param)
     print("test mode: means", a_norm.mean(axis=0), "stds", a_norm.std(axis=0))
     assert np.all(np.abs(a_norm.mean(axis=0)) < 0.3) and np.all(np.abs(a_norm.std(axis=0) - 1) < 0.3)
-    """)
+    """,
+    )
     nb.md(r"""
     ## Batch normalisation: backward
 
@@ -661,9 +769,14 @@ plt.show()
     where $g = \gamma \cdot$ `dout` and the bars are means over the batch. Implement that in
     `batchnorm_backward_alt`; both must give the same numbers.
     """)
-    nb.reference("batchnorm_backward", "reference.layers",
-                 ["batchnorm_backward", "batchnorm_backward_alt"])
-    nb.tests("test_batchnorm_backward", 4, ("batchnorm_backward",), """
+    nb.reference(
+        "batchnorm_backward", "reference.layers", ["batchnorm_backward", "batchnorm_backward_alt"]
+    )
+    nb.tests(
+        "test_batchnorm_backward",
+        4,
+        ("batchnorm_backward",),
+        """
     np.random.seed(231)
     N, D = 4, 5
     x = 5 * np.random.randn(N, D) + 12
@@ -682,8 +795,13 @@ plt.show()
     for name, num, ana in [("dx", dx_num, dx), ("dgamma", da_num, dgamma), ("dbeta", db_num, dbeta)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")  # about 1e-9 or less
         assert rel_error(num, ana) < 1e-6
-    """)
-    nb.tests("test_batchnorm_backward_alt", 3, ("batchnorm_backward_alt",), """
+    """,
+    )
+    nb.tests(
+        "test_batchnorm_backward_alt",
+        3,
+        ("batchnorm_backward_alt",),
+        """
     np.random.seed(231)
     N, D = 100, 500
     x = 5 * np.random.randn(N, D) + 12
@@ -701,7 +819,8 @@ plt.show()
     print("dbeta difference:", rel_error(dbeta1, dbeta2))
     print(f"speed-up: {(t2 - t1) / max(t3 - t2, 1e-9):.2f}x")
     assert rel_error(dx1, dx2) < 1e-8 and rel_error(dgamma1, dgamma2) < 1e-8
-    """)
+    """,
+    )
     nb.md("""
     ## Fully connected nets with batch normalisation
 
@@ -749,18 +868,23 @@ plt.show()
     axes[0].legend()
     plt.show()
     """)
-    nb.question("q_batchnorm", 2, """
+    nb.question(
+        "q_batchnorm",
+        2,
+        """
     ### Inline question 4
 
     Batch normalisation couples the examples of a minibatch. Name one situation in which
     that is a problem, and explain why layer normalisation avoids it.
-    """, """
+    """,
+        """
     With very small batches (for example a batch of 1 or 2 because a model barely fits in
     memory, or online learning) the batch mean and variance are extremely noisy estimates,
     and the output for one example depends on which other examples share its batch. Layer
     normalisation computes the statistics over the features of each example separately, so
     it behaves identically for any batch size and in training and test mode.
-    """)
+    """,
+    )
 
     nb.md("""
     ## Layer normalisation
@@ -770,7 +894,11 @@ plt.show()
     training and test behave the same.
     """)
     nb.reference("layernorm", "reference.layers", ["layernorm_forward", "layernorm_backward"])
-    nb.tests("test_layernorm", 5, ("layernorm_forward", "layernorm_backward"), """
+    nb.tests(
+        "test_layernorm",
+        5,
+        ("layernorm_forward", "layernorm_backward"),
+        """
     np.random.seed(231)
     N, D1, D2, D3 = 4, 50, 60, 3
     X = np.random.randn(N, D1)
@@ -796,7 +924,8 @@ plt.show()
     for name, num, ana in [("dx", dx_num, dx), ("dgamma", da_num, dgamma), ("dbeta", db_num, dbeta)]:
         print(f"{name} error: {rel_error(num, ana):.2e}")
         assert rel_error(num, ana) < 1e-6
-    """)
+    """,
+    )
 
     nb.md("""
     ## Dropout
@@ -807,7 +936,11 @@ plt.show()
     says (`np.random.rand(*x.shape) < p`, after `np.random.seed(seed)` when a seed is given).
     """)
     nb.reference("dropout", "reference.layers", ["dropout_forward", "dropout_backward"])
-    nb.tests("test_dropout", 3, ("dropout_forward", "dropout_backward"), """
+    nb.tests(
+        "test_dropout",
+        3,
+        ("dropout_forward", "dropout_backward"),
+        """
     np.random.seed(231)
     x = np.random.randn(500, 500) + 10
     for p in [0.25, 0.4, 0.7]:
@@ -827,7 +960,8 @@ plt.show()
     dx_num = eval_numerical_gradient_array(lambda xx: dropout_forward(xx, dropout_param)[0], x, dout)
     print("dx relative error:", rel_error(dx, dx_num))  # about 1e-11
     assert rel_error(dx, dx_num) < 1e-8
-    """)
+    """,
+    )
     nb.code("""
     # Fully connected nets with dropout: the gradient check must still pass.
     np.random.seed(231)
@@ -845,18 +979,23 @@ plt.show()
             errors.append(rel_error(grad_num, grads[name]))
         print(f"keep ratio {keep}: initial loss {loss:.4f}, worst relative error {max(errors):.2e}")
     """)
-    nb.question("q_dropout", 2, """
+    nb.question(
+        "q_dropout",
+        2,
+        """
     ### Inline question 5
 
     If we did not divide by `p` in the training-time forward pass, what would have to change
     at test time, and why?
-    """, """
+    """,
+        """
     Without the division, the expected value of a unit during training is p times its
     value, so the next layer is trained on inputs scaled by p. At test time (no dropout) the
     activations would be 1/p times larger than what the network was trained on; we would
     have to multiply the test-time activations by p to match. Inverted dropout moves that
     scaling into training so test time is unchanged.
-    """)
+    """,
+    )
 
     nb.md("""
     ## Train a good model
@@ -867,7 +1006,9 @@ plt.show()
     you never see (your validation accuracy is a good estimate); on CIFAR-10 it is 50 %, on
     MNIST 95 %. Keep the search small: the notebook should run in a couple of minutes.
     """)
-    nb.solution("train_best_model", """
+    nb.solution(
+        "train_best_model",
+        """
 best_model = None
 ### BEGIN SOLUTION
 best_val = -1.0
@@ -882,13 +1023,18 @@ for lr in [1e-3, 3e-3]:
     if solver.best_val_acc > best_val:
         best_val, best_model = solver.best_val_acc, model
 ### END SOLUTION
-""")
+""",
+    )
     nb.code("""
     for split in ["val", "test"]:
         pred = np.argmax(best_model.loss(data[f"X_{split}"]), axis=1)
         print(f"{split} accuracy: {(pred == data[f'y_{split}']).mean():.3f}")
     """)
-    nb.tests("best_fc_model", 5, THRESHOLD_NAMES, """
+    nb.tests(
+        "best_fc_model",
+        5,
+        THRESHOLD_NAMES,
+        """
     # Saves your model next to this notebook as best_model_<dataset>.npz; that file is part
     # of your submission and is evaluated on held-out data after you submit. The graders feed
     # it raw images, so the preprocessing (x_mean, x_std) is saved with it.
@@ -896,7 +1042,9 @@ for lr in [1e-3, 3e-3]:
     save_model(f"best_model_{dataset}.npz", best_model, dataset=dataset,
                x_mean=mean_image.tolist(), x_std=float(scale))
     print(f"saved best_model_{dataset}.npz")
-    """, kind="threshold")
+    """,
+        kind="threshold",
+    )
 
     nb.md("""
     ## Regression with a mean squared error
@@ -960,7 +1108,11 @@ for lr in [1e-3, 3e-3]:
     axes[1].set_title(f"{reg_name}: validation predictions")
     plt.show()
     """)
-    nb.tests("regression_model", 3, REGRESSION_NAMES, """
+    nb.tests(
+        "regression_model",
+        3,
+        REGRESSION_NAMES,
+        """
     # The trained regression net as a FullyConnectedNet with one output, saved with its
     # standardisation as best_model_<dataset>.npz for the held-out evaluation.
     reg_model = FullyConnectedNet([hidden], input_dim=Xr["train"].shape[1], num_classes=1,
@@ -970,7 +1122,9 @@ for lr in [1e-3, 3e-3]:
     save_model(f"best_model_{reg_name}.npz", reg_model, dataset=reg_name, x_mean=x_mu.tolist(),
                x_std=x_sigma.tolist(), y_mean=t_mu, y_std=t_sigma)
     print(f"saved best_model_{reg_name}.npz")
-    """, kind="threshold")
+    """,
+        kind="threshold",
+    )
     return nb
 
 

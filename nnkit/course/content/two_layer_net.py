@@ -1,6 +1,8 @@
 """Assignment ``two_layer_net``: backprop by hand, sizes and parameter counts, the softmax
 gradient, and the stand-alone (monolithic) two-layer network."""
 
+# ruff: noqa: E501  (long lines are notebook code inside strings)
+
 from __future__ import annotations
 
 from ..notebook import NotebookSpec
@@ -23,7 +25,9 @@ def notebook() -> NotebookSpec:
     outside this notebook by hidden tests; the derivation in part 3 and the inline questions
     are read by a person. Keep the variable and class names given in the cells.
     """)
-    nb.readonly("setup", """
+    nb.readonly(
+        "setup",
+        """
     import numpy as np
     import matplotlib.pyplot as plt
 
@@ -35,7 +39,8 @@ def notebook() -> NotebookSpec:
     plt.rcParams["figure.figsize"] = (9.0, 6.0)
     plt.rcParams["image.interpolation"] = "nearest"
     plt.rcParams["image.cmap"] = "gray"
-    """)
+    """,
+    )
 
     # ------------------------------------------------------------------ T1
     nb.md(r"""
@@ -52,7 +57,9 @@ def notebook() -> NotebookSpec:
     $x_0$ reaches $z$ along two paths, but we only ask for the parameters. Write the four
     derivatives as numbers (plain arithmetic such as `1 * -0.2` is fine; no function calls).
     """)
-    nb.solution("t1_answers", """
+    nb.solution(
+        "t1_answers",
+        """
 dz_dw0 = None
 dz_dw1 = None
 dz_db0 = None
@@ -65,12 +72,19 @@ dz_dw1 = 1 * 0.4
 dz_db0 = 1 * -0.2 * 1
 dz_db1 = 1.0
 ### END SOLUTION
-""")
-    nb.tests("t1_gradients", 4, ("dz_dw0", "dz_dw1", "dz_db0", "dz_db1"), """
+""",
+    )
+    nb.tests(
+        "t1_gradients",
+        4,
+        ("dz_dw0", "dz_dw1", "dz_db0", "dz_db1"),
+        """
     for name in ["dz_dw0", "dz_dw1", "dz_db0", "dz_db1"]:
         assert isinstance(globals()[name], (int, float)), f"{name} should be a number"
     print("answers recorded; they are checked after submission")
-    """, kind="answer")
+    """,
+        kind="answer",
+    )
     nb.md("""
     You can check yourself numerically: perturb one parameter by a small `h` and watch how
     `z` moves.
@@ -99,7 +113,9 @@ dz_db1 = 1.0
     the outputs A, B and C hold for the whole minibatch, and how many learnable parameters
     does the network have in total?
     """)
-    nb.solution("t2_answers", """
+    nb.solution(
+        "t2_answers",
+        """
 size_A = None
 size_B = None
 size_C = None
@@ -110,13 +126,26 @@ size_B = 32 * 512
 size_C = 32 * 1
 num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
 ### END SOLUTION
-""")
-    nb.tests("t2_sizes", 3, ("size_A", "size_B", "size_C"), """
+""",
+    )
+    nb.tests(
+        "t2_sizes",
+        3,
+        ("size_A", "size_B", "size_C"),
+        """
     print("sizes recorded:", size_A, size_B, size_C)
-    """, kind="answer")
-    nb.tests("t3_params", 2, ("num_params",), """
+    """,
+        kind="answer",
+    )
+    nb.tests(
+        "t3_params",
+        2,
+        ("num_params",),
+        """
     print("parameter count recorded:", num_params)
-    """, kind="answer")
+    """,
+        kind="answer",
+    )
 
     # ------------------------------------------------------------------ softmax gradient
     nb.md(r"""
@@ -130,7 +159,11 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     *Hint:* compute $\partial P(y=j) / \partial h_i$ separately for $j = i$ and $j \ne i$,
     then combine with the chain rule and use $\sum_j y_j = 1$.
     """)
-    nb.question("softmax_derivation", 4, "Write your derivation below (Markdown and LaTeX).", r"""
+    nb.question(
+        "softmax_derivation",
+        4,
+        "Write your derivation below (Markdown and LaTeX).",
+        r"""
     Write $p_j = P(y=j)$ and $S = \sum_k e^{h_k}$.
 
     *Case $j = i$:* $\dfrac{\partial p_i}{\partial h_i} = \dfrac{e^{h_i} S - e^{h_i} e^{h_i}}{S^2}
@@ -143,7 +176,8 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     = -y_i (1 - p_i) + \sum_{j \ne i} y_j p_i
     = -y_i + p_i \sum_j y_j = p_i - y_i$,
     using $\sum_j y_j = 1$ for a one-hot target.
-    """)
+    """,
+    )
 
     # ------------------------------------------------------------------ the net
     nb.md("""
@@ -162,8 +196,9 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
        the same random numbers and compare the histories);
     4. `predict(X)`: the label with the highest score.
     """)
-    nb.reference("two_layer_net", "reference.neural_net", ["TwoLayerNet"],
-                 provided={"TwoLayerNet.__init__"})
+    nb.reference(
+        "two_layer_net", "reference.neural_net", ["TwoLayerNet"], provided={"TwoLayerNet.__init__"}
+    )
     nb.md("### Toy model and toy data for checking")
     nb.code("""
     input_size, hidden_size, num_classes, num_inputs = 4, 10, 3, 5
@@ -181,7 +216,11 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     net = init_toy_model()
     X, y = init_toy_data()
     """)
-    nb.tests("test_net_scores", 3, ("TwoLayerNet",), """
+    nb.tests(
+        "test_net_scores",
+        3,
+        ("TwoLayerNet: initial parameters", "TwoLayerNet: scores"),
+        """
     scores = net.loss(X)
     correct_scores = np.asarray([
         [-0.81233741, -1.27654624, -0.70335995],
@@ -196,16 +235,26 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     correct_loss = 1.30378789133
     print("difference from the correct loss:", abs(loss - correct_loss))  # < 1e-12
     assert abs(loss - correct_loss) < 1e-10
-    """)
-    nb.tests("test_net_gradients", 3, ("TwoLayerNet",), """
+    """,
+    )
+    nb.tests(
+        "test_net_gradients",
+        3,
+        ("TwoLayerNet: loss and gradients", "TwoLayerNet: numeric gradient"),
+        """
     loss, grads = net.loss(X, y, reg=0.05)
     for name in sorted(grads):
         grad_num = eval_numerical_gradient(lambda W: net.loss(X, y, reg=0.05)[0], net.params[name],
                                            verbose=False)
         print(f"{name} max relative error: {rel_error(grad_num, grads[name]):.2e}")  # < 1e-8
         assert rel_error(grad_num, grads[name]) < 1e-7
-    """)
-    nb.tests("test_net_train", 4, ("TwoLayerNet",), """
+    """,
+    )
+    nb.tests(
+        "test_net_train",
+        4,
+        ("TwoLayerNet: train", "TwoLayerNet: predict"),
+        """
     net = init_toy_model()
     stats = net.train(X, y, X, y, learning_rate=1e-1, reg=5e-6, num_iters=100, verbose=False)
     print("final training loss:", stats["loss_history"][-1])  # below 0.05
@@ -216,7 +265,8 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     plt.ylabel("training loss")
     plt.title("Training loss on the toy data")
     plt.show()
-    """)
+    """,
+    )
 
     # ------------------------------------------------------------------ data
     nb.md("""
@@ -297,17 +347,22 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
 
     show_net_weights(net_decay)
     """)
-    nb.question("q_decay", 2, """
+    nb.question(
+        "q_decay",
+        2,
+        """
     ### Inline question 1
 
     Compare the two loss curves. What does the decaying learning rate buy, and what would go
     wrong if the decay were much stronger (say 0.5 per epoch)?
-    """, """
+    """,
+        """
     A larger rate early on makes fast progress, and shrinking it later lets the parameters
     settle into a minimum instead of bouncing around it, so the decayed run reaches a lower,
     less noisy loss. With a much stronger decay the rate becomes tiny after a few epochs and
     training stalls before the network has converged (under-fitting).
-    """)
+    """,
+    )
 
     # ------------------------------------------------------------------ tuning
     nb.md("""
@@ -319,7 +374,9 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     estimate; the original MNIST homework asked for 97.4 % validation and 96.3 % test). Keep
     the search to a minute or two.
     """)
-    nb.solution("tuning", """
+    nb.solution(
+        "tuning",
+        """
 best_net = None
 ### BEGIN SOLUTION
 best_val = -1.0
@@ -334,13 +391,18 @@ for hidden in [64, 128]:
         if val_acc > best_val:
             best_val, best_net = val_acc, candidate
 ### END SOLUTION
-""")
+""",
+    )
     nb.code("""
     print("validation accuracy:", (best_net.predict(X_val) == y_val).mean())
     print("test accuracy:", (best_net.predict(X_test) == y_test).mean())
     show_net_weights(best_net)
     """)
-    nb.tests("best_net_model", 5, THRESHOLD_NAMES, """
+    nb.tests(
+        "best_net_model",
+        5,
+        THRESHOLD_NAMES,
+        """
     # Saves best_net next to this notebook as best_model_<dataset>.npz; that file is part of
     # your submission and is evaluated on held-out data after you submit.
     import os
@@ -348,19 +410,26 @@ for hidden in [64, 128]:
     dataset = os.environ.get("NNKIT_DATASET", "digits")
     save_model(f"best_model_{dataset}.npz", best_net, dataset=dataset)
     print(f"saved best_model_{dataset}.npz")
-    """, kind="threshold")
-    nb.question("q_generalisation", 2, """
+    """,
+        kind="threshold",
+    )
+    nb.question(
+        "q_generalisation",
+        2,
+        """
     ### Inline question 2
 
     After training, the test accuracy is noticeably lower than the training accuracy. Which
     of these can close the gap? (1) more training data, (2) more hidden units, (3) a stronger
     regularisation. Explain briefly.
-    """, """
+    """,
+        """
     (1) and (3). More data makes it harder to memorise the training set, and stronger L2
     regularisation restricts the weights, both reducing over-fitting. More hidden units give
     the model more capacity, which usually widens the gap unless it is combined with more
     regularisation; it helps only when the model under-fits.
-    """)
+    """,
+    )
     return nb
 
 

@@ -73,6 +73,7 @@ class LoadProblem:
 
     origin: str
     message: str
+    names: tuple[str, ...] = ()  # names the failed statement would have defined
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.message}"
