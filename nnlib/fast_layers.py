@@ -86,12 +86,10 @@ def _padded(x: np.ndarray, pad: int) -> np.ndarray:
     return xp
 
 
-def _windows(
-    xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int, writeable: bool = False
-) -> np.ndarray:
-    """View (N, C, HH, WW, Ho, Wo) of xp: [n, c, kh, kw, i, j] = xp[n, c, i s + kh, j s + kw].
+def _windows(xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
+    """Read-only view (N, C, HH, WW, Ho, Wo) of xp (N, C, Hp, Wp).
 
-    Write through it only when windows do not overlap.
+    [n, c, kh, kw, i, j] = xp[n, c, i * stride + kh, j * stride + kw].
     """
     sN, sC, sH, sW = xp.strides
     N, C = xp.shape[:2]
@@ -99,7 +97,7 @@ def _windows(
         xp,
         shape=(N, C, HH, WW, Ho, Wo),
         strides=(sN, sC, sH, sW, sH * stride, sW * stride),
-        writeable=writeable,
+        writeable=False,
     )
 
 

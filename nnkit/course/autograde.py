@@ -180,7 +180,7 @@ def sanitize(assignment: str, course_root: Path, student: str) -> list[str]:
 
 
 def nbgrader_autograde(
-    assignment: str, course_root: Path, student: str, timeout: float | None = None
+    assignment: str, course_root: Path, student: str, timeout: float | None = 3600
 ) -> str:
     """Run nbgrader autograde for one student on the repaired copy of the submission;
     returns its log (never raises)."""

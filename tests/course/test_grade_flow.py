@@ -18,6 +18,7 @@ from nnkit.course.autograde import (
 from nnkit.course.build_notebooks import ROOT, grade_cells
 from nnkit.course.notebook import HIDDEN_BEGIN, HIDDEN_TAG
 from nnkit.course.release import _solution_lines
+from nnkit.grade import grade
 from nnkit.results import SubmissionResult
 
 pytestmark = pytest.mark.course
@@ -163,3 +164,27 @@ def test_two_layer_net_answers_score_per_cell(course: Path) -> None:
         }
         assert cells["t1_gradients"] == t1
         assert cells["t2_sizes"] == 3.0 and cells["t3_params"] == 2.0
+
+
+@pytest.mark.parametrize("assignment", ["two_layer_net", "fully_connected", "convnets"])
+def test_release_stubs_earn_nothing_from_the_engine(course: Path, assignment: str) -> None:
+    dest = S.write_submission(
+        S.read_release(course / "release" / assignment), course / "stubs" / assignment
+    )
+    notebooks = sorted(dest.glob("*.ipynb"))
+    cells = score_cells(assignment, notebooks, grade(notebooks, "stub"))
+    assert cells and all(c.score == 0 for c in cells), [
+        (c.cell_id, c.score) for c in cells if c.score
+    ]
+
+
+def test_demo_table(course: Path, graded: dict) -> None:
+    from nnkit.demo import print_table
+
+    grades = list(graded["grades"].values())
+    text = print_table(A, course, grades, {g.student: "" for g in grades})
+    assert "conv" in text and "gradebook" in text
+    rows = (course / "reports" / A / "topics.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(grades)
+    ref = next(r for r in rows if r.startswith("ref,"))
+    assert ref.endswith("30/34")

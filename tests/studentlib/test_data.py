@@ -277,6 +277,19 @@ def test_download_cifar_extracts_a_verified_archive(tmp_path, monkeypatch):
     assert sorted(p.name for p in dest.iterdir()) == ["cifar-10-batches-py"]
 
 
+def test_a_failed_download_installs_no_file(tmp_path, monkeypatch):
+    rng = np.random.default_rng(8)
+    write_mnist(tmp_path / "src", rng, gz=True)
+    sources = [
+        _source(tmp_path / "src" / f"{n}.gz", f"{n}.gz", "md5") for n in data.MNIST_FILES.values()
+    ]
+    sources[-1] = (*sources[-1][:3], "0" * 32)
+    monkeypatch.setitem(data.SOURCES, "mnist", sources)
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz: md5 is"):
+        data.download("mnist", tmp_path / "dest", quiet=True)
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
 def test_download_mnist_keeps_the_gz_files(tmp_path, monkeypatch):
     rng = np.random.default_rng(6)
     arrays = write_mnist(tmp_path / "src", rng, gz=True)

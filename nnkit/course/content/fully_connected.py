@@ -511,8 +511,12 @@ solver.train()
     return nb
 
 
-def notebook_norm() -> NotebookSpec:
+def notebook_norm(previous: NotebookSpec) -> NotebookSpec:
     nb = NotebookSpec(A, "DeepNetworks")
+    # Private helpers of the first notebook are not copied by import_notebook(into=...);
+    # they are bound explicitly below, so students write each helper once.
+    helpers = sorted(n for n in previous.emitted if n.startswith("_"))
+    nb.emitted.update(helpers)
     nb.md("""
     # Deep fully connected networks: depth, update rules, normalisation, dropout
 
@@ -534,7 +538,8 @@ from nnlib.loader import import_notebook
 
 # Everything FullyConnectedNets.ipynb defines (layers, losses, TwoLayerNet, update rules).
 fc_nets = import_notebook("FullyConnectedNets.ipynb", into=globals())
-""",
+"""
+        + "".join(f"{h} = fc_nets.{h}\n" for h in helpers),
     )
     nb.code(DATA)
 
@@ -1129,4 +1134,5 @@ for lr in [1e-3, 3e-3]:
 
 
 def notebooks() -> list[NotebookSpec]:
-    return [notebook_fc(), notebook_norm()]
+    first = notebook_fc()
+    return [first, notebook_norm(first)]

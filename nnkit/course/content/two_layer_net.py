@@ -86,8 +86,9 @@ dz_db1 = 1.0
         kind="answer",
     )
     nb.md("""
-    You can check yourself numerically: perturb one parameter by a small `h` and watch how
-    `z` moves.
+    You can check answers like these numerically: perturb an input by a small `h` and watch
+    how `z` moves. Below we do it for $x_0$ (not asked above: its gradient adds up along
+    both paths, $w_0 w_1 + 1 = 0.94$); do the same for the parameters if you like.
     """)
     nb.code("""
     def forward(x0=1.0, w0=0.3, w1=-0.2, b0=0.1, b1=-0.3):
@@ -97,7 +98,7 @@ dz_db1 = 1.0
 
     h = 1e-6
     print("z =", forward())
-    print("numeric dz/dw0 =", (forward(w0=0.3 + h) - forward(w0=0.3 - h)) / (2 * h))
+    print("numeric dz/dx0 =", (forward(x0=1.0 + h) - forward(x0=1.0 - h)) / (2 * h))
     """)
 
     # ------------------------------------------------------------------ T2 / T3
@@ -185,9 +186,9 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
 
     The network is input → fully connected → ReLU → fully connected → softmax. For `D`
     inputs, `H` hidden units and `C` classes the parameters are `W1` (D, H), `b1` (H,),
-    `W2` (H, C) and `b2` (C,), kept in the dictionary `self.params`. The constructor is
-    given. You write:
+    `W2` (H, C) and `b2` (C,), kept in the dictionary `self.params`. You write:
 
+    0. the constructor: weights `std * np.random.randn(...)`, drawn `W1` first, zero biases;
     1. `loss(X)` without labels: the class scores (the forward pass);
     2. `loss(X, y, reg)`: the mean softmax loss plus `0.5 * reg * (sum(W1**2) + sum(W2**2))`,
        and the gradients of that total with respect to every parameter (the backward pass);
@@ -196,9 +197,7 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
        the same random numbers and compare the histories);
     4. `predict(X)`: the label with the highest score.
     """)
-    nb.reference(
-        "two_layer_net", "reference.neural_net", ["TwoLayerNet"], provided={"TwoLayerNet.__init__"}
-    )
+    nb.reference("two_layer_net", "reference.neural_net", ["TwoLayerNet"])
     nb.md("### Toy model and toy data for checking")
     nb.code("""
     input_size, hidden_size, num_classes, num_inputs = 4, 10, 3, 5

@@ -395,22 +395,25 @@ def download(name: str, dest: str | os.PathLike | None = None, quiet: bool = Fal
         raise ValueError(f"cannot download {name!r}; choose from {tuple(SOURCES)}")
     root = resolve_data_dir(dest)
     root.mkdir(parents=True, exist_ok=True)
-    target = root / MNIST_DIR if name == "mnist" else root
-    target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
+        parts = []
         for url, filename, algorithm, digest in SOURCES[name]:
             part = Path(tmp) / filename
             if not quiet:
                 print(f"downloading {url}", file=sys.stderr)
-            with urllib.request.urlopen(url) as response, part.open("wb") as out:
+            with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:
                 shutil.copyfileobj(response, out)
             got = _digest(part, algorithm)
             if got != digest:
                 raise ValueError(f"{filename}: {algorithm} is {got}, expected {digest}")
-            if filename.endswith((".tar.gz", ".tgz")):
+            parts.append(part)
+        target = root / MNIST_DIR if name == "mnist" else root
+        target.mkdir(exist_ok=True)
+        for part in parts:
+            if part.name.endswith((".tar.gz", ".tgz")):
                 _extract(part, target)
             else:
-                shutil.move(part, target / filename)
+                shutil.move(part, target / part.name)
     return root
 
 

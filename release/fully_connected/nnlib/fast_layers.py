@@ -86,12 +86,10 @@ def _padded(x: np.ndarray, pad: int) -> np.ndarray:
     return xp
 
 
-def _windows(
-    xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int, writeable: bool = False
-) -> np.ndarray:
-    """View (N, C, HH, WW, Ho, Wo) of xp: [n, c, kh, kw, i, j] = xp[n, c, i s + kh, j s + kw].
+def _windows(xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
+    """Read-only view (N, C, HH, WW, Ho, Wo) of xp (N, C, Hp, Wp).
 
-    Write through it only when windows do not overlap.
+    [n, c, kh, kw, i, j] = xp[n, c, i * stride + kh, j * stride + kw].
     """
     sN, sC, sH, sW = xp.strides
     N, C = xp.shape[:2]
@@ -99,7 +97,7 @@ def _windows(
         xp,
         shape=(N, C, HH, WW, Ho, Wo),
         strides=(sN, sC, sH, sW, sH * stride, sW * stride),
-        writeable=writeable,
+        writeable=False,
     )
 
 
@@ -169,82 +167,71 @@ def conv_backward_fast(
     np.matmul(dout3, cols.transpose(0, 2, 1), out=dwb_per_n)
     dwb = dwb_per_n.sum(axis=0)
     dw, db = dwb[:, :K].reshape(w_shape), dwb[:, K].copy()
-    w2 = wb[:, :K]
-
-    if stride == 1:
-        dxp = _col2im_stride1(dout, w2, (N, C, H + 2 * pad, W + 2 * pad), HH, WW)
-    else:
-        dxp = _col2im(dout3, w2, (N, C, H + 2 * pad, W + 2 * pad), HH, WW, stride, Ho, Wo)
-    if pad == 0:
-        return dxp, dw, db
-    dx = _POOL.get("conv_dx", x_shape, dtype)
-    np.copyto(dx, dxp[:, :, pad : pad + H, pad : pad + W])
-    return dx, dw, db
+    return _col2im(dout, wb[:, :K], x_shape, HH, WW, stride, pad), dw, db
 
 
 def _col2im(
-    dout3: np.ndarray,
+    dout: np.ndarray,
     w2: np.ndarray,
-    xp_shape: tuple[int, int, int, int],
+    x_shape: tuple[int, int, int, int],
     HH: int,
     WW: int,
     stride: int,
-    Ho: int,
-    Wo: int,
+    pad: int,
 ) -> np.ndarray:
-    """Gradient (N, C, Hp, Wp) of the padded input, from dout3 (N, F, Ho*Wo) and w2 (F, K)."""
-    N, C = xp_shape[:2]
-    dcols = _POOL.get("dcols", (N, w2.shape[1], Ho * Wo), dout3.dtype)
-    np.matmul(w2.T, dout3, out=dcols)
-    dcols6 = dcols.reshape(N, C, HH, WW, Ho, Wo)
-    dxp = _POOL.get("dxp", xp_shape, dout3.dtype)
-    if stride == HH == WW and (stride * Ho, stride * Wo) == xp_shape[2:]:
-        # The windows tile the padded input: every element is written exactly once.
-        np.copyto(_windows(dxp, HH, WW, stride, Ho, Wo, writeable=True), dcols6)
-        return dxp
-    dxp.fill(0)
-    for kh in range(HH):
-        for kw in range(WW):
-            rows = slice(kh, kh + stride * Ho, stride)
-            dxp[:, :, rows, kw : kw + stride * Wo : stride] += dcols6[:, :, kh, kw]
-    return dxp
+    """dx (N, C, H, W) from dout (N, F, Ho, Wo) and the filters w2 (F, C*HH*WW).
 
-
-def _col2im_stride1(
-    dout: np.ndarray, w2: np.ndarray, xp_shape: tuple[int, int, int, int], HH: int, WW: int
-) -> np.ndarray:
-    """_col2im for stride 1 with long contiguous inner loops.
-
-    dout (N, F, Ho, Wo) is widened with zero columns to (N, F, Ho, Wp). In the flattened padded
-    input, the element hit by output (i, j) through filter tap (kh, kw) is then
-    (i Wp + j) + (kh Wp + kw): every tap adds one contiguous slice. Samples are processed in
-    chunks whose columns stay in the CPU cache between the matmul and the additions.
+    The padded input is split into stride x stride phase images, P[rh, rw][a, b] =
+    xpad[a * stride + rh, b * stride + rw], each of width Q = ceil(Wp / stride). Filter tap
+    (kh, kw) = (qh * stride + rh, qw * stride + rw) sends output (i, j) to P[rh, rw][i + qh,
+    j + qw]. With dout widened by zero columns to (Ho, Q), flat index i Q + j of the widened
+    output lands on flat index i Q + j + (qh Q + qw) of its phase image: every tap adds one
+    contiguous slice. Samples go in chunks whose columns stay in the CPU cache.
     """
     N, F, Ho, Wo = dout.shape
-    _, C, Hp, Wp = xp_shape
+    _, C, H, W = x_shape
     K = w2.shape[1]
     dtype = dout.dtype
+    s = stride
+    Qh, Qw = -(-(H + 2 * pad) // s), -(-(W + 2 * pad) // s)
     # Columns Wo.. of this buffer (pooled per Wo) are zeros from its creation, never written.
-    wide = _POOL.get(f"dout_wide{Wo}", (N, F, Ho, Wp), dtype)
+    wide = _POOL.get(f"dout_wide{Wo}", (N, F, Ho, Qw), dtype)
     wide[:, :, :, :Wo] = dout
-    wide3 = wide.reshape(N, F, Ho * Wp)
-    chunk = max(1, min(N, _CHUNK_BYTES // (K * Ho * Wp * dtype.itemsize)))
-    dcols = _POOL.get("dcols_wide", (chunk, K, Ho * Wp), dtype)
+    wide3 = wide.reshape(N, F, Ho * Qw)
+    phases = _POOL.get("phases", (N, C, s, s, Qh * Qw), dtype)
+    chunk = max(1, min(N, _CHUNK_BYTES // (K * Ho * Qw * dtype.itemsize)))
+    dcols = _POOL.get("dcols", (chunk, K, Ho * Qw), dtype)
     w2t = np.ascontiguousarray(w2.T)
-    dxp = _POOL.get("dxp", xp_shape, dtype)
-    flat_all = dxp.reshape(N, C, Hp * Wp)
-    length = (Ho - 1) * Wp + Wo
+    length = (Ho - 1) * Qw + Wo
     for n0 in range(0, N, chunk):
         n1 = min(N, n0 + chunk)
         taps = np.matmul(w2t, wide3[n0:n1], out=dcols[: n1 - n0])
-        taps = taps.reshape(n1 - n0, C, HH * WW, Ho * Wp)
-        flat = flat_all[n0:n1]
-        flat[:, :, :length] = taps[:, :, 0, :length]
-        flat[:, :, length:] = 0
-        for k in range(1, HH * WW):
-            start = (k // WW) * Wp + k % WW
-            flat[:, :, start : start + length] += taps[:, :, k, :length]
-    return dxp
+        taps = taps.reshape(n1 - n0, C, HH, WW, Ho * Qw)
+        for rh in range(s):
+            for rw in range(s):
+                phase = phases[n0:n1, :, rh, rw]
+                if rh >= HH or rw >= WW:  # no tap reaches this phase
+                    phase.fill(0)
+                    continue
+                phase[:, :, :length] = taps[:, :, rh, rw, :length]
+                phase[:, :, length:] = 0
+                for kh in range(rh + s, HH, s):
+                    for kw in range(rw, WW, s):
+                        start = (kh // s) * Qw + kw // s
+                        phase[:, :, start : start + length] += taps[:, :, kh, kw, :length]
+                for kw in range(rw + s, WW, s):
+                    start = kw // s
+                    phase[:, :, start : start + length] += taps[:, :, rh, kw, :length]
+    dx = _POOL.get("conv_dx", x_shape, dtype)
+    grid = phases.reshape(N, C, s, s, Qh, Qw)
+    for rh in range(s):
+        for rw in range(s):
+            # Rows h of dx with (h + pad) % s == rh live in phase rh at row (h + pad) // s.
+            h0, w0 = (rh - pad) % s, (rw - pad) % s
+            a0, b0 = (h0 + pad) // s, (w0 + pad) // s
+            rows, cols = len(range(h0, H, s)), len(range(w0, W, s))
+            dx[:, :, h0::s, w0::s] = grid[:, :, rh, rw, a0 : a0 + rows, b0 : b0 + cols]
+    return dx
 
 
 def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]) -> tuple[int, ...]:
