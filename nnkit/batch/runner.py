@@ -140,6 +140,8 @@ def run_local(
                     except BrokenProcessPool:
                         suspects.append(task)
                         continue
+                    except Exception as e:  # e.g. a result that cannot be sent back
+                        outcome = failed_outcome(task, f"{type(e).__name__}: {e}")
                     on_outcome(task, outcome)
                 if suspects:
                     suspects += running.values()
