@@ -203,6 +203,8 @@ def grade(
         "no:cacheprovider",
         "-p",
         "no:randomly",
+        "-p",
+        "no:unraisableexception",
         "--tb=no",
         "-q",
         "--no-header",

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import distributed
 import pytest
 from batch_helpers import GRADE_KWARGS, lost_apis, result_files, write_class
 
 from nnkit.batch import BatchConfig, run_batch
 
 pytestmark = pytest.mark.batch
-
-distributed = pytest.importorskip("distributed")
 
 
 def test_local_cluster_results_are_byte_identical(tmp_path: Path) -> None:

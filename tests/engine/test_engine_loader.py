@@ -151,6 +151,21 @@ def test_import_notebook_in_process(tmp_path: Path) -> None:
         sys.modules.pop("earlier_nb", None)
 
 
+def test_import_notebook_skips_a_definition_that_needs_dropped_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = notebook(
+        tmp_path / "needs_work_nb.ipynb",
+        ["v = compute()\nconfig = {'v': v}\ndef kept():\n    return 7"],
+    )
+    try:
+        mod = import_notebook(p)
+        assert mod.kept() == 7 and not hasattr(mod, "config")
+        assert "NameError" in capsys.readouterr().err
+    finally:
+        sys.modules.pop("needs_work_nb", None)
+
+
 def test_missing_and_empty_submissions(tmp_path: Path) -> None:
     assert load_submission(tmp_path).problems[0].message.startswith("no notebook")
     sub = load_submission(tmp_path / "nope.py")

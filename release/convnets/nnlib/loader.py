@@ -433,7 +433,10 @@ def import_notebook(path: str | Path, into: dict[str, Any] | None = None) -> typ
         print(f"import_notebook: {prob}", file=sys.stderr)
     for s in sources:
         code = compile(ast.increment_lineno(ast.parse(s.code), s.lineno - 1), s.filename, "exec")
-        exec(code, mod.__dict__)  # noqa: S102 - the student's own code in their own kernel
+        try:
+            exec(code, mod.__dict__)  # noqa: S102 - the student's own code in their own kernel
+        except Exception as e:  # as in the grading worker: skip the statement, keep the rest
+            print(f"import_notebook: {s.origin}: {type(e).__name__}: {e}; skipped", file=sys.stderr)
     if into is not None:
         into.update({k: v for k, v in vars(mod).items() if not k.startswith("_")})
     return mod
