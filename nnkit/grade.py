@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grading_tests.points import SUITE_APIS
 from nnkit.loader import Submission, load_submission
 from nnkit.results import SubmissionResult
 
@@ -34,56 +35,24 @@ STANDALONE_SUITE = "test_neural_net"
 THRESHOLD_SUITE = "test_thresholds"
 MODEL_FILE = "best_model_{}.npz"
 
-_FC_LAYERS = (
-    "affine_forward",
-    "affine_backward",
-    "relu_forward",
-    "relu_backward",
-    "sigmoid_forward",
-    "sigmoid_backward",
-    "affine_relu_forward",
-    "affine_relu_backward",
-    "softmax_loss",
-    "svm_loss",
-    "mse_loss",
-)
+_NORMS = SUITE_APIS["test_batchnorm"]
+_SPATIAL = tuple(n for n in _NORMS if n.startswith("spatial_"))
 
 #: assignment folder name -> API names graded for its notebooks (the one table).
 ASSIGNMENT_APIS: dict[str, tuple[str, ...]] = {
     "two_layer_net": ("TwoLayerNet", "best_model_digits"),
     "fully_connected": (
-        *_FC_LAYERS,
+        *SUITE_APIS["test_layers"],
+        *SUITE_APIS["test_losses"],
         "TwoLayerNet",
         "FullyConnectedNet",
-        "sgd",
-        "sgd_momentum",
-        "rmsprop",
-        "adam",
-        "batchnorm_forward",
-        "batchnorm_backward",
-        "batchnorm_backward_alt",
-        "layernorm_forward",
-        "layernorm_backward",
-        "dropout_forward",
-        "dropout_backward",
+        *SUITE_APIS["test_optim"],
+        *(n for n in _NORMS if n not in _SPATIAL),
+        *SUITE_APIS["test_dropout"],
         "best_model_digits",
         "best_model_diabetes",
     ),
-    "convnets": (
-        "conv_forward_naive",
-        "conv_backward_naive",
-        "max_pool_forward_naive",
-        "max_pool_backward_naive",
-        "conv_relu_forward",
-        "conv_relu_backward",
-        "conv_relu_pool_forward",
-        "conv_relu_pool_backward",
-        "ThreeLayerConvNet",
-        "spatial_batchnorm_forward",
-        "spatial_batchnorm_backward",
-        "spatial_groupnorm_forward",
-        "spatial_groupnorm_backward",
-    ),
+    "convnets": (*SUITE_APIS["test_conv"], "ThreeLayerConvNet", *_SPATIAL),
 }
 #: assignments whose notebooks define the stand-alone TwoLayerNet
 STANDALONE_ASSIGNMENTS = frozenset({"two_layer_net"})

@@ -365,7 +365,10 @@ def child_preexec(
     nproc = _user_tasks(uid) + limits.processes
     hidden = [p.encode() for p in secret_dirs()] if limits.hide_secrets else []
     tmp_dir = Path(tempfile.gettempdir()).resolve()
-    keep_b = [str(k.resolve()).encode() for k in keep]
+    needed = worker_paths(keep)
+    # the private temp dir keeps the worker's own dirs and whatever it reads that lives there
+    # (a checkout or virtualenv under /tmp: numpy, nnlib)
+    keep_b = [p.encode() for p in needed if Path(p).is_relative_to(tmp_dir)]
     private_tmp = (
         limits.hide_secrets
         and bool(keep)
@@ -373,7 +376,7 @@ def child_preexec(
         and tmp_dir != Path("/")
     )
     tmp_b = str(tmp_dir).encode() if private_tmp else None
-    plan = exposure_plan(worker_paths(keep), *run_as) if run_as is not None else []
+    plan = exposure_plan(needed, *run_as) if run_as is not None else []
     plan_b = [(c.encode(), [b.encode() for b in bs]) for c, bs in plan]
     as_root = os.geteuid() == 0
 

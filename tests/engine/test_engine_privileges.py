@@ -270,3 +270,33 @@ def test_not_root_keeps_the_uid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Limits().run_as() is None
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert Limits().run_as() == (NOBODY, NOBODY) and Limits(uid=7, gid=8).run_as() == (7, 8)
+
+
+def test_worker_starts_when_nnlib_lives_in_the_temp_dir(tmp_path: Path) -> None:
+    """A checkout under the temp dir (as a CI clone may be): the worker's private temp dir
+    must keep what it reads from there, here the student library."""
+    checkout = Path(tempfile.mkdtemp(prefix="nnkit-checkout-"))
+    try:
+        shutil.copytree(REPO / "nnlib", checkout / "nnlib")
+        script = textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(checkout)!r})
+            import nnlib
+            assert nnlib.__file__.startswith({str(checkout)!r})
+            from pathlib import Path
+            from _engine_util import worker_for
+            w = worker_for(Path({str(tmp_path)!r}), "import os, nnlib\\ndef where():\\n"
+                           "    return os.path.realpath(nnlib.__file__)\\n")
+            print(w.call("where").value)
+            w.close()
+            """
+        )
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().startswith(str(checkout))
+    finally:
+        shutil.rmtree(checkout)
