@@ -123,6 +123,26 @@ def test_several_notebooks_share_one_namespace_and_import_notebook(tmp_path: Pat
         assert w.load_problems == []
 
 
+def test_a_notebook_loads_after_the_notebook_it_imports(tmp_path: Path) -> None:
+    """Alphabetical order would load DeepNets first; import_notebook decides the order."""
+    folder = tmp_path / "fully_connected"
+    folder.mkdir()
+    notebook(
+        folder / "DeepNets.ipynb",
+        [
+            "from nnlib.loader import import_notebook\n"
+            "fc = import_notebook('FullyConnected.ipynb')\n_scale = fc._scale",
+            "def scaled(x):\n    return _scale * x",
+        ],
+    )
+    notebook(folder / "FullyConnected.ipynb", ["_scale = 3"])
+    sub = load_submission(folder)
+    assert sub.sources[0].filename.startswith("FullyConnected.ipynb")
+    with Worker(sub) as w:
+        assert w.load_problems == []
+        assert w.call("scaled", 2).value == 6
+
+
 def test_reference_package_loads_as_a_multi_file_submission() -> None:
     sub = load_submission(REPO / "reference")
     assert sub.package == "reference"
