@@ -134,6 +134,25 @@ def test_stride1_convs_sharing_buffer_shapes_do_not_mix():
         del out, cache, got
 
 
+def test_convs_with_same_output_size_but_different_inputs_do_not_mix():
+    """3x3, stride 2, pad 1 maps heights 32 and 31 to 16 rows: the recycled column buffer of
+    one must not leave input values where the other has padding."""
+    rng = np.random.default_rng(8)
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    param = {"stride": 2, "pad": 1}
+    for shape in [(5, 3, 32, 32), (5, 3, 31, 31), (5, 3, 32, 31), (5, 3, 32, 32)]:
+        x = rng.standard_normal(shape)
+        out, cache = conv_forward_fast(x, w, b, param)
+        ref_out, ref_cache = conv_forward_naive(x, w, b, param)
+        _close(out, ref_out, np.float64)
+        dout = rng.standard_normal(out.shape)
+        for got, want in zip(
+            conv_backward_fast(dout, cache), conv_backward_naive(dout, ref_cache), strict=True
+        ):
+            _close(got, want, np.float64)
+        del out, cache
+
+
 def test_conv_floors_output_size_like_naive():
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((2, 2, 8, 7)), rng.standard_normal((3, 2, 3, 3)), np.zeros(3)

@@ -65,6 +65,7 @@ class Source:
     filename: str = "<submission>"
     lineno: int = 1  # line of ``code``'s first line in ``filename`` (or the cell)
     names: tuple[str, ...] = ()  # names this statement binds
+    needs: tuple[str, ...] = ()  # stems of sibling notebooks it imports (import_notebook)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,15 @@ def _import_notebook_alias(node: ast.stmt) -> str | None:
     return None
 
 
+def _imported_stem(node: ast.stmt) -> tuple[str, ...]:
+    """The stem of the notebook an ``import_notebook("X.ipynb")`` call names, if literal."""
+    call = getattr(node, "value", None)
+    args = getattr(call, "args", [])
+    if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+        return (Path(args[0].value).stem,)
+    return ()
+
+
 def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
     """Whether a top-level statement is a definition, and the names it binds."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -251,7 +261,8 @@ def extract_definitions(
         alias = _import_notebook_alias(node)
         if alias is not None:
             src = f"import {NAMESPACE} as {alias}"
-            out.append(Source(origin, src, filename, node.lineno + line_offset, (alias,)))
+            line = node.lineno + line_offset
+            out.append(Source(origin, src, filename, line, (alias,), _imported_stem(node)))
             continue
         ok, names = _keep(node)
         if not ok:
@@ -337,7 +348,7 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _sibling_deps(sources: list[Source], stems: set[str], package: str | None) -> set[str]:
-    deps: set[str] = set()
+    deps: set[str] = {n for s in sources for n in s.needs if n in stems}
     for s in sources:
         try:
             tree = ast.parse(s.code)
