@@ -182,8 +182,32 @@ def print_table(
     return out
 
 
-def demo(assignment: str = "fully_connected", course: Path | None = None, log=print) -> Path:
-    """Run the demo; returns the course directory holding gradebook, reports and feedback."""
+def check_outcome(
+    assignment: str, course: Path, grades: list[StudentGrade], release_problems: list[str]
+) -> list[str]:
+    """What the demo must show, as a list of failures (empty when all holds): a clean release,
+    full marks for the reference, 0 for the stubs, partial credit for the buggy and hostile
+    students, and a gradebook holding exactly the engine's cell scores."""
+    failures = [f"release not clean: {p}" for p in release_problems]
+    for g in grades:
+        book = gradebook_scores(assignment, g.student, course)
+        for c in g.cells:
+            if book.get((c.notebook, c.cell_id), (None,))[0] != c.score:
+                failures.append(f"{g.student}: gradebook differs from the engine on {c.cell_id}")
+        if g.student == "ada" and g.score != g.max_score:
+            failures.append(f"ada (reference) got {g.score:g}/{g.max_score:g}")
+        elif g.student == "bob" and g.score != 0:
+            failures.append(f"bob (stubs) got {g.score:g}")
+        elif g.student not in ("ada", "bob") and not 0 < g.score < g.max_score:
+            failures.append(f"{g.student} (bug) got {g.score:g}/{g.max_score:g}")
+    return failures
+
+
+def demo(
+    assignment: str = "fully_connected", course: Path | None = None, log=print
+) -> tuple[Path, list[str]]:
+    """Run the demo; returns the course directory (gradebook, reports, feedback) and the
+    failures of :func:`check_outcome`."""
     if course is None:
         course = Path(tempfile.mkdtemp(prefix="nnkit-demo-"))
     elif course.exists():
@@ -208,8 +232,9 @@ def demo(assignment: str = "fully_connected", course: Path | None = None, log=pr
     log(f"CSV:        {reports / 'grades.csv'}, {reports / 'topics.csv'}, {reports / 'cells.csv'}")
     log(f"Gradescope: {reports}/<student>.results.json")
     log(f"feedback:   {course / 'feedback'}/<student>/{assignment}/")
-    log(f"done in {time.monotonic() - t0:.0f} s")
-    return course
+    failures = check_outcome(assignment, course, grades, problems)
+    log(f"done in {time.monotonic() - t0:.0f} s; " + ("; ".join(failures) or "all checks hold"))
+    return course, failures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -224,5 +249,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    demo(args.assignment, args.dir)
-    return 0
+    _, failures = demo(args.assignment, args.dir)
+    return 1 if failures else 0

@@ -6,6 +6,7 @@ Every case runs a real sandboxed worker process.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from _engine_util import leftovers, worker_for
 
 from nnkit.sandbox import StudentError, Worker
+from nnkit.sandbox.limits import worker_paths
 
 pytestmark = pytest.mark.engine
 
@@ -348,5 +350,12 @@ def test_kit_files_are_not_readable_from_the_worker(tmp_path: Path) -> None:
         assert e.value.raised("OSError")
         # other students' workers (and anything else in /tmp) are out of sight
         seen = worker.call("temp_dir").value
-        assert len(seen) == 2 and all(n.startswith("nnkit-") for n in seen)
+        own = [n for n in seen if n.startswith("nnkit-")]
+        assert len(own) == 2  # its runtime dir and its cwd, no other worker's
+        # anything else is the way to what it reads from there (a checkout under /tmp)
+        tmp = Path(tempfile.gettempdir()).resolve()
+        needed = {
+            Path(p).relative_to(tmp).parts[0] for p in worker_paths() if tmp in Path(p).parents
+        }
+        assert set(seen) - set(own) <= needed
     assert ref_file.exists()  # the grader's own view is untouched
