@@ -85,9 +85,9 @@ def update_gradebook(
 
 
 def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
-    from nnkit.course.autograde import COURSE_ID, db_url_for, ensure_assignment
+    from nnkit.course.autograde import COURSE_ID, db_url_for, ensure_assignment, store_cell_scores
 
     for a in sorted({r["assignment"] for r in records}):
         ensure_assignment(a, course_root)
@@ -97,14 +97,8 @@ def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
             a, s = r["assignment"], r["student"]
             gb.update_or_create_student(s)
             gb.update_or_create_submission(a, s)
-            for nb, cell, score, _mx in r["cells"]:
-                try:
-                    grade = gb.find_grade(cell, nb, a, s)
-                except MissingEntry:
-                    problems.append(f"{s}: no gradebook entry for {nb}/{cell}")
-                    continue
-                grade.auto_score = score
-                grade.needs_manual_grade = False
+            cells = [(nb, cell, score) for nb, cell, score, _mx in r["cells"]]
+            problems += store_cell_scores(gb, a, s, cells)
         gb.db.commit()
     for p in problems:
         print(f"gradebook: {p}", file=sys.stderr)

@@ -259,17 +259,27 @@ def write_gradebook(
     assignment: str, student: str, cells: list[CellScore], course_root: Path
 ) -> list[str]:
     """Store the trusted scores as the grade cells' auto scores; returns problems."""
-    problems = []
     with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
-        for c in cells:
-            try:
-                grade = gb.find_grade(c.cell_id, c.notebook, assignment, student)
-            except MissingEntry:
-                problems.append(f"{student}: no gradebook entry for {c.notebook}/{c.cell_id}")
-                continue
-            grade.auto_score = c.score
-            grade.needs_manual_grade = False
+        problems = store_cell_scores(
+            gb, assignment, student, [(c.notebook, c.cell_id, c.score) for c in cells]
+        )
         gb.db.commit()
+    return problems
+
+
+def store_cell_scores(
+    gb: Gradebook, assignment: str, student: str, cells: list[tuple[str, str, float]]
+) -> list[str]:
+    """Set (notebook, cell id, score) as auto scores in an open gradebook; returns problems."""
+    problems = []
+    for notebook, cell_id, score in cells:
+        try:
+            grade = gb.find_grade(cell_id, notebook, assignment, student)
+        except MissingEntry:
+            problems.append(f"{student}: no gradebook entry for {notebook}/{cell_id}")
+            continue
+        grade.auto_score = score
+        grade.needs_manual_grade = False
     return problems
 
 
