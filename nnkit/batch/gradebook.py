@@ -96,12 +96,23 @@ def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
         for r in records:
             a, s = r["assignment"], r["student"]
             gb.update_or_create_student(s)
-            gb.update_or_create_submission(a, s)
+            # the submission's own timestamp: nbgrader then counts it as autograded
+            gb.update_or_create_submission(a, s, timestamp=_timestamp(course_root, s, a))
             cells = [(nb, cell, score) for nb, cell, score, _mx in r["cells"]]
             problems += store_cell_scores(gb, a, s, cells)
         gb.db.commit()
     for p in problems:
         print(f"gradebook: {p}", file=sys.stderr)
+
+
+def _timestamp(course_root: Path, student: str, assignment: str) -> Any:
+    from nbgrader.utils import parse_utc
+
+    path = course_root / "submitted" / student / assignment / "timestamp.txt"
+    try:
+        return parse_utc(path.read_text(encoding="utf-8", errors="replace")[:64].strip())
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _write_engine_notebook(db_url: str, records: list[dict[str, Any]]) -> None:

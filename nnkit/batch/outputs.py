@@ -50,6 +50,7 @@ def as_result(record: dict[str, Any], seconds: float = 0.0) -> SubmissionResult:
 def gradescope_json(record: dict[str, Any], seconds: float | None) -> bytes:
     """Gradescope's results.json for one submission (messages go to its top-level output)."""
     doc = as_result(record, seconds or 0.0).to_gradescope()
+    doc["score"] = record["score"]  # a course assignment's total is its cells' (= gradebook)
     return (json.dumps(doc, indent=1) + "\n").encode()
 
 
@@ -94,7 +95,15 @@ def write_outputs(
     if db_url:
         from nnkit.batch.gradebook import update_gradebook
 
-        update_gradebook(db_url, [r for r in records if r["status"] == "graded"], course_root)
+        graded = [r for r in records if r["status"] == "graded"]
+        update_gradebook(db_url, graded, course_root)
+        if course_root is not None and any("cells" in r for r in graded):
+            from nnkit.course.publish import Publisher
+
+            pub = Publisher(course_root)
+            for r in graded:
+                if "cells" in r:
+                    pub.publish(r, store.notebooks(r["assignment"], r["student"]))
     if report and records:
         from nnkit.batch.report import write_report
 

@@ -52,6 +52,7 @@ class BatchConfig:
     scheduler: str | None = None  # Dask scheduler address; None = local pool
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: dict[str, Any] = field(default_factory=dict)
+    execute: bool = True  # run notebooks in the sandbox (outputs for autograded/ and feedback)
     progress: bool = True
     report: bool = True
 
@@ -183,12 +184,15 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     with _Lock(cfg.out_dir):
         store.remove_stale_temporaries()
         todo = [s for s in subs if cfg.force or not store.is_current(s, grader)]
-        tasks = (make_task(s, grader, index, cfg.grade_fn, cfg.grade_kwargs) for s in todo)
+        tasks = (
+            make_task(s, grader, index, cfg.grade_fn, cfg.grade_kwargs, cfg.execute) for s in todo
+        )
         bar = tqdm(
             total=len(todo), desc="grading", unit="sub", file=stream, disable=not cfg.progress
         )
 
         def on_outcome(task: GradeTask, out: Outcome) -> None:
+            store.write_notebooks(task.assignment, task.student, out.notebooks)
             store.write(out.record, out.seconds)
             counts["graded"] += 1
             counts["errors"] += out.record["status"] != "graded"

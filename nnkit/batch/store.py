@@ -77,6 +77,25 @@ class ResultStore:
     def timing_path(self, assignment: str, student: str) -> Path:
         return self.root / assignment / f"{student}.time.json"
 
+    def notebook_dir(self, assignment: str, student: str) -> Path:
+        return self.root.parent / "executed" / assignment / student
+
+    def write_notebooks(
+        self, assignment: str, student: str, notebooks: Iterable[tuple[str, str]]
+    ) -> None:
+        """Store the executed notebooks of a submission (before its record: see ``write``)."""
+        folder = self.notebook_dir(assignment, student)
+        for name, text in notebooks:
+            safe = Path(name).name
+            if safe.endswith(".ipynb") and not safe.startswith("."):
+                atomic_write(folder / safe, text.encode("utf-8"))
+
+    def notebooks(self, assignment: str, student: str) -> dict[str, str]:
+        folder = self.notebook_dir(assignment, student)
+        if not folder.is_dir():
+            return {}
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.ipynb"))}
+
     def load(self, assignment: str, student: str) -> dict[str, Any] | None:
         """The stored record, or None if there is none (or it cannot be read)."""
         try:

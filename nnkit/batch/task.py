@@ -22,6 +22,7 @@ from typing import Any
 from nnkit.batch.discover import Submission
 from nnkit.batch.gradebook import course_cells
 from nnkit.batch.triage import MAX_FILE_BYTES, CourseIndex, stage
+from nnkit.execution import execute_notebooks
 from nnkit.results import SubmissionResult
 
 #: Version of the result record layout.
@@ -43,14 +44,17 @@ class GradeTask:
     index: CourseIndex = field(default_factory=CourseIndex)
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: tuple[tuple[str, Any], ...] = ()
+    execute: bool = False  # run the notebooks in the sandbox for their outputs
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished task: the record to store and how long grading took."""
+    """A finished task: the record to store, how long grading took, and the executed
+    notebooks (name -> JSON text, outputs for manual grading and feedback; untrusted data)."""
 
     record: dict[str, Any]
     seconds: float
+    notebooks: tuple[tuple[str, str], ...] = ()
 
 
 def make_task(
@@ -59,6 +63,7 @@ def make_task(
     index: CourseIndex,
     grade_fn: str = DEFAULT_GRADE_FN,
     grade_kwargs: dict[str, Any] | None = None,
+    execute: bool = False,
 ) -> GradeTask:
     """Read a submission's files into a task (files over the size limit are not read)."""
     files: list[tuple[str, bytes | None]] = []
@@ -74,6 +79,7 @@ def make_task(
         index=index,
         grade_fn=grade_fn,
         grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
+        execute=execute,
     )
 
 
@@ -143,13 +149,19 @@ def _freeze_heap(grade_fn: str) -> None:
 
 
 def run_task(task: GradeTask) -> Outcome:
-    """Stage, triage and grade one submission; never raises for a bad submission."""
+    """Stage, execute (in the sandbox), grade (in the sandbox) and score one submission;
+    never raises for a bad submission."""
     _freeze_heap(task.grade_fn)
     t0 = time.perf_counter()
+    executed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="nnkit-batch-") as tmp:
         folder = Path(tmp) / task.assignment
         folder.mkdir()
         staged = stage(list(task.files), task.assignment, task.index, folder)
+        exec_messages: list[str] = []
+        if task.execute:
+            nbs = [p for p in staged.code_files if p.suffix == ".ipynb"]
+            executed, exec_messages = execute_notebooks(folder, nbs)
         try:
             if staged.code_files:
                 grade = resolve(task.grade_fn)
@@ -161,10 +173,16 @@ def run_task(task: GradeTask) -> Outcome:
             record = failed_outcome(task, f"{type(e).__name__}: {e}", staged.messages).record
         else:
             body = result_to_record(result)
-            if cells is not None:
+            if cells is not None:  # the total is the grade cells' (what the gradebook holds)
                 body["cells"] = cells
-            body["messages"] = staged.messages + body["messages"]
+                body["score"] = round(sum(c[2] for c in cells), 6)
+                body["max_score"] = round(sum(c[3] for c in cells), 6)
+            body["messages"] = staged.messages + exec_messages + body["messages"]
             incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
             record = _record(task, "error" if incomplete else "graded", body)
         record = _scrub(record, folder)
-    return Outcome(record=record, seconds=round(time.perf_counter() - t0, 3))
+    return Outcome(
+        record=record,
+        seconds=round(time.perf_counter() - t0, 3),
+        notebooks=tuple(sorted(executed.items())),
+    )

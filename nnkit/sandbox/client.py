@@ -115,6 +115,7 @@ RUNTIME_FILES = {
     "worker.py": "nnkit_worker.py",
     "protocol.py": "nnkit_wire.py",
     "inside.py": "nnkit_inside.py",
+    "nbrun.py": "nnkit_nbrun.py",
 }
 
 
@@ -161,7 +162,7 @@ def _world_readable(path: Path) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_mode & 0o004 != 0
 
 
-def _runtime_dir() -> Path:
+def runtime_dir() -> Path:
     """A private directory: the worker program, the wire module, and pkgs/ (numpy, nnlib).
 
     Content-addressed and shared by every grading process of this user (a process pool
@@ -420,7 +421,7 @@ class Worker:
                 return
 
     def _spawn(self) -> None:
-        rt = _runtime_dir()
+        rt = runtime_dir()
         cwd = self._workdir()
         protect_grader()
         cmd = [

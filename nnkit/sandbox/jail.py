@@ -211,3 +211,17 @@ def launch(
         cwd="/",
         **popen,
     )
+
+
+def notebook_command(runtime: Path) -> list[str]:
+    """The notebook runner (``nnkit_nbrun.py`` of the runtime dir) behind the sandbox's first
+    steps; it needs the environment's packages (IPython, matplotlib), hence a site-enabled
+    ``-I`` interpreter of this environment."""
+    rt = str(runtime / "runtime")
+    nbrun = str(runtime / "runtime" / "nnkit_nbrun.py")
+    boot = (
+        f"import sys, runpy; sys.path.insert(0, {rt!r}); import nnkit_inside; "
+        f"nnkit_inside.enter(); sys.path.remove({rt!r}); sys.argv = [{nbrun!r}]; "
+        f"runpy.run_path({nbrun!r}, run_name='__main__')"
+    )
+    return [sys.executable, "-I", "-c", boot]

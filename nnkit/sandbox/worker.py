@@ -3,9 +3,9 @@
 Started by :class:`nnkit.sandbox.client.Worker` in its sandbox as
 ``python -S -s -P <runtime>/nnkit_worker.py REQ_FD REP_FD PATH...``: no site, a minimal
 environment, ``nnkit_inside.enter()`` before anything else, an explicit ``sys.path`` (stdlib,
-a directory exposing only numpy and nnlib, the runtime directory, the scratch directory). It executes the submission's definitions into one
-module namespace and answers requests over the two pipe file descriptors with the
-data-only wire format of ``nnkit_wire`` (a copy of ``nnkit/sandbox/protocol.py``).
+a directory exposing only numpy and nnlib, the runtime directory, the scratch directory).
+It executes the submission's definitions into one module namespace and answers requests
+over the two pipe file descriptors with the data-only wire format of ``nnkit_wire`` (a copy of ``nnkit/sandbox/protocol.py``).
 Its own stdout/stderr are a capped pipe read by the trusted side, never the protocol channel.
 """
 
