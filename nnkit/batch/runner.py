@@ -44,6 +44,7 @@ class BatchConfig:
 
     root: Path
     assignment: str | None = None
+    students: tuple[str, ...] | None = None  # only these students (default: all)
     workers: int = max(1, os.cpu_count() or 1)
     force: bool = False
     out_dir: Path | None = None  # default: <root>/../graded
@@ -176,6 +177,8 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     assert cfg.out_dir is not None
     stream = stream or sys.stderr
     subs = discover(cfg.root, cfg.assignment)
+    if cfg.students is not None:
+        subs = [s for s in subs if s.student in cfg.students]
     store = ResultStore(cfg.out_dir)
     grader = grader_fingerprint()
     index = CourseIndex.from_course(cfg.course_root)

@@ -16,16 +16,11 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
-import json
-import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from nnkit.results import SubmissionResult, TestResult
@@ -109,103 +104,6 @@ SANITIZED = "autograded/.nnkit-sanitized"
 
 def _grade_id(cell: dict) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def repair_notebook(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
-    """Restore nbgrader's view of a submitted notebook from the release, in place.
-
-    Cells that the release knows (by grade_id) get the release's nbgrader metadata back, and
-    locked ones their release source; a cell claiming an unknown or repeated grade_id loses
-    its nbgrader metadata. Students' own code is untouched: only what nbgrader needs to run
-    (and what a student must not change anyway) is reset. Returns what was repaired.
-    """
-    known = {_grade_id(c): c for c in release.cells if _grade_id(c)}
-    seen: set[str] = set()
-    notes = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {})
-        if "nbgrader" not in meta:
-            continue
-        gid = _grade_id(cell)
-        if gid not in known or gid in seen:
-            del meta["nbgrader"]
-            notes.append(f"cell {gid!r}: unknown or repeated grade id, metadata dropped")
-            continue
-        seen.add(gid)
-        ref = known[gid]
-        if meta["nbgrader"] != ref.metadata["nbgrader"]:
-            notes.append(f"cell {gid!r}: nbgrader metadata restored")
-            meta["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
-        if ref.metadata["nbgrader"].get("locked") and not ref.metadata["nbgrader"].get("solution"):
-            if cell.source != ref.source or cell.cell_type != ref.cell_type:
-                notes.append(f"cell {gid!r}: locked cell restored")
-            cell.source = ref.source
-            if cell.cell_type != ref.cell_type:
-                cell.cell_type = ref.cell_type
-                if ref.cell_type == "code":
-                    cell.outputs, cell.execution_count = [], None
-                else:
-                    cell.pop("outputs", None)
-                    cell.pop("execution_count", None)
-            for key in ("editable", "deletable"):
-                if key in ref.metadata:
-                    meta[key] = ref.metadata[key]
-                else:
-                    meta.pop(key, None)
-    return notes
-
-
-def sanitize(assignment: str, course_root: Path, student: str) -> list[str]:
-    """Copy submitted/<s>/<a>/ to SANITIZED/<s>/<a>/ with notebooks repaired against the
-    release (so that nbgrader can run on anything a student hands in)."""
-    src = course_root / "submitted" / student / assignment
-    dst = course_root / SANITIZED / student / assignment
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst)
-    notes = []
-    for p in sorted(dst.glob("*.ipynb")):
-        rel = course_root / "release" / assignment / p.name
-        try:
-            nb = nbformat.read(str(p), as_version=4)
-        except Exception as e:  # noqa: BLE001 - unreadable: nbgrader reports it
-            notes.append(f"{p.name}: unreadable ({e})")
-            continue
-        if rel.is_file():
-            notes += [
-                f"{p.name}: {n}" for n in repair_notebook(nb, nbformat.read(str(rel), as_version=4))
-            ]
-            nbformat.write(nb, str(p))
-    return notes
-
-
-def nbgrader_autograde(
-    assignment: str, course_root: Path, student: str, timeout: float | None = 3600
-) -> str:
-    """Run nbgrader autograde for one student on the repaired copy of the submission;
-    returns its log (never raises)."""
-    notes = sanitize(assignment, course_root, student)
-    try:
-        proc = run_nbgrader(
-            [
-                "autograde",
-                assignment,
-                "--force",
-                f"--student={student}",
-                f"--CourseDirectory.submitted_directory={SANITIZED}",
-            ],
-            course_root,
-            check=False,
-            timeout=timeout,
-        )
-    except Exception as e:  # noqa: BLE001 - a hanging kernel must not stop the class
-        return f"nbgrader autograde did not finish: {e}"
-    return "\n".join(notes) + "\n" + proc.stdout + proc.stderr
-
-
-# -------------------------------------------------------------------------------------------
-# trusted scores
-# -------------------------------------------------------------------------------------------
 
 
 def covers(names: tuple[str, ...], test_name: str) -> bool:
@@ -305,73 +203,56 @@ def grade_student(
 # -------------------------------------------------------------------------------------------
 
 
-def generate_feedback(assignment: str, course_root: Path, grades: list[StudentGrade]) -> None:
-    """nbgrader feedback HTML (hidden tests stripped) plus the engine's report per student."""
-    for g in grades:
-        run_nbgrader(
-            ["generate_feedback", assignment, "--force", f"--student={g.student}"],
-            course_root,
-            check=False,
-        )
-        dest = course_root / "feedback" / g.student / assignment
-        dest.mkdir(parents=True, exist_ok=True)
-        lines = [
-            f"{c.notebook} / {c.cell_id}: {c.score:g} / {c.max_score:g}"
-            + (f"\n    {c.detail.replace(chr(10), chr(10) + '    ')}" if c.detail else "")
-            for c in g.cells
-        ]
-        (dest / "hidden_tests.txt").write_text(
-            f"Hidden test results for {g.student}, {assignment}\n\n"
-            + "\n".join(lines)
-            + "\n\n"
-            + g.result.to_table()
-            + "\n"
-        )
-
-
-def write_reports(assignment: str, course_root: Path, grades: list[StudentGrade]) -> Path:
-    """nbgrader's CSV export and one Gradescope results.json per student; returns the dir."""
-    out = course_root / "reports" / assignment
-    out.mkdir(parents=True, exist_ok=True)
-    run_nbgrader(["export", f"--to={out / 'grades.csv'}"], course_root, check=False)
-    for g in grades:
-        data = g.result.to_gradescope()
-        (out / f"{g.student}.results.json").write_text(json.dumps(data, indent=2) + "\n")
+def write_cells_csv(out: Path, grades: list[StudentGrade]) -> None:
+    """cells.csv: every grade cell's trusted score per student."""
     with open(out / "cells.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "notebook", "cell", "score", "max_score"])
         for g in grades:
             for c in g.cells:
                 w.writerow([g.student, c.notebook, c.cell_id, c.score, c.max_score])
-    return out
 
 
 def autograde(
     assignment: str,
-    course_root: Path = ROOT,
+    course_root: Path,
     students: list[str] | None = None,
-    feedback: bool = True,
     timeout: float = 5.0,
+    workers: int | None = None,
+    force: bool = False,
     log=print,
 ) -> list[StudentGrade]:
-    """The whole grade flow for one assignment; returns the trusted grades."""
+    """Grade submitted/<s>/<assignment>/ through the one pipeline (stage, execute in the
+    sandbox, hidden suites, cell scores, gradebook, autograded/, feedback/, CSV, JSON);
+    returns the trusted grades. Reports go to reports/<assignment>/."""
+    from nnkit.batch.runner import BatchConfig, run_batch
+    from nnkit.batch.store import ResultStore
+
     if assignment not in ASSIGNMENTS:
         raise ReleaseError(f"unknown assignment {assignment!r}")
     ensure_assignment(assignment, course_root)
+    out = course_root / "reports" / assignment
+    cfg = BatchConfig(
+        root=course_root / "submitted",
+        assignment=assignment,
+        students=tuple(students) if students else None,
+        course_root=course_root,
+        out_dir=out,
+        force=force,
+        grade_kwargs={"timeout": timeout},
+        progress=False,
+        report=False,
+        **({"workers": workers} if workers else {}),
+    )
+    summary = run_batch(cfg)
+    store = ResultStore(out)
     grades = []
-    for s in students or submitted_students(assignment, course_root):
-        nb_log = nbgrader_autograde(assignment, course_root, s)
-        if re.search(r"\[AutogradeApp \| ERROR\]", nb_log):
-            log(f"{s}: nbgrader autograde reported errors (scores are still the engine's)")
-        g = grade_student(assignment, s, course_root, timeout=timeout)
-        problems = write_gradebook(assignment, s, g.cells, course_root)
-        for p in problems:
-            log(p)
-        log(f"{s}: {g.score:g} / {g.max_score:g} (autograded cells)")
+    for sub, rec in store.records(summary.submissions):
+        cells = [CellScore(nb, cell, sc, mx) for nb, cell, sc, mx in rec.get("cells", [])]
+        g = StudentGrade(sub.student, SubmissionResult.from_dict(rec), cells)
+        log(f"{sub.student}: {g.score:g} / {g.max_score:g} (autograded cells)")
         grades.append(g)
-    if feedback:
-        generate_feedback(assignment, course_root, grades)
-    write_reports(assignment, course_root, grades)
+    write_cells_csv(out, grades)
     return grades
 
 
@@ -393,6 +274,17 @@ def gradebook_scores(
 # -------------------------------------------------------------------------------------------
 
 
+def course_dir(path: Path | None) -> Path:
+    """The course to act on: ``--course DIR``, else the current directory."""
+    root = (path or Path.cwd()).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise SystemExit(
+            f"nnkit: {root} is not a course directory (no nbgrader_config.py); "
+            "run from your course root or pass --course DIR"
+        )
+    return root
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", choices=ASSIGNMENTS)
     parser.add_argument(
@@ -401,8 +293,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="grade only this student (repeatable); default: all submitted",
     )
-    parser.add_argument("--course", type=Path, default=ROOT, help="course root (default: repo)")
-    parser.add_argument("--no-feedback", action="store_true", help="skip feedback generation")
+    parser.add_argument("--course", type=Path, help="course root (default: current directory)")
+    parser.add_argument("--workers", type=int, help="submissions graded at a time (default: cores)")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
     parser.add_argument(
         "--timeout",
         type=float,
@@ -412,15 +305,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    course = course_dir(args.course)
     grades = autograde(
         args.assignment,
-        args.course.resolve(),
+        course,
         args.student,
-        feedback=not args.no_feedback,
         timeout=args.timeout,
+        workers=args.workers,
+        force=args.force,
     )
-    print(
-        f"graded {len(grades)} submission(s); reports in "
-        f"{args.course / 'reports' / args.assignment}"
-    )
+    print(f"graded {len(grades)} submission(s); reports in {course / 'reports' / args.assignment}")
     return 0

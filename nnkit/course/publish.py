@@ -30,25 +30,63 @@ def _grade_id(cell: dict[str, Any]) -> str | None:
     return nbg.get("grade_id") if isinstance(nbg, dict) else None
 
 
-def restore_release_cells(nb: dict[str, Any], release: dict[str, Any] | None) -> dict[str, Any]:
-    """Grade cells get the release's metadata; locked cells also its source (as nbgrader's
-    OverwriteCells does), so a student can neither fake a cell's points nor its tests."""
-    if release is None:
-        return nb
-    cells = {g: c for c in release.get("cells", []) if (g := _grade_id(c))}
-    for cell in nb.get("cells", []):
-        ref = cells.get(_grade_id(cell) or "")
-        if ref is None:
-            if "nbgrader" in cell.get("metadata", {}):
-                del cell["metadata"]["nbgrader"]  # a cell the student marked: not graded
+def repair_notebook(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Restore nbgrader's view of a submitted notebook from the release, in place.
+
+    Cells that the release knows (by grade_id) get the release's nbgrader metadata back, and
+    locked ones their release source; a cell claiming an unknown or repeated grade_id loses
+    its nbgrader metadata. Students' own code is untouched: only what nbgrader needs to run
+    (and what a student must not change anyway) is reset. Returns what was repaired.
+    """
+    known = {_grade_id(c): c for c in release.cells if _grade_id(c)}
+    seen: set[str] = set()
+    notes = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {})
+        if "nbgrader" not in meta:
             continue
-        cell["metadata"]["nbgrader"] = copy.deepcopy(ref["metadata"]["nbgrader"])
-        if ref["metadata"]["nbgrader"].get("locked") and not ref["metadata"]["nbgrader"].get(
-            "solution"
-        ):
-            cell["source"] = ref["source"]
-            cell["cell_type"] = ref["cell_type"]
-    return nb
+        gid = _grade_id(cell)
+        if gid not in known or gid in seen:
+            del meta["nbgrader"]
+            notes.append(f"cell {gid!r}: unknown or repeated grade id, metadata dropped")
+            continue
+        seen.add(gid)
+        ref = known[gid]
+        if meta["nbgrader"] != ref.metadata["nbgrader"]:
+            notes.append(f"cell {gid!r}: nbgrader metadata restored")
+            meta["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
+        if ref.metadata["nbgrader"].get("locked") and not ref.metadata["nbgrader"].get("solution"):
+            if cell.source != ref.source or cell.cell_type != ref.cell_type:
+                notes.append(f"cell {gid!r}: locked cell restored")
+            cell.source = ref.source
+            if cell.cell_type != ref.cell_type:
+                cell.cell_type = ref.cell_type
+                if ref.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+                else:
+                    cell.pop("outputs", None)
+                    cell.pop("execution_count", None)
+            for key in ("editable", "deletable"):
+                if key in ref.metadata:
+                    meta[key] = ref.metadata[key]
+                else:
+                    meta.pop(key, None)
+    return notes
+
+
+def add_missing_cells(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Put back the release's grade cells a student deleted (after the cell before them)."""
+    have = {_grade_id(c) for c in nb.cells}
+    notes, last = [], -1
+    for ref in release.cells:
+        gid = _grade_id(ref)
+        if gid and gid in have:
+            last = next(i for i, c in enumerate(nb.cells) if _grade_id(c) == gid)
+        elif gid:
+            nb.cells.insert(last + 1, copy.deepcopy(ref))
+            last += 1
+            notes.append(f"cell {gid!r}: restored (it was deleted)")
+    return notes
 
 
 def _strip_hidden(source: str) -> str:
@@ -130,9 +168,13 @@ class Publisher:
             name = PurePosixPath(name).name
             if not name.endswith(".ipynb") or name.startswith("."):
                 continue
-            nb = restore_release_cells(json.loads(text), self.release_notebook(a, name))
-            node = nbformat.from_dict(nb)
-            nbformat.write(node, auto / name)
+            nb = nbformat.from_dict(json.loads(text))
+            release = self.release_notebook(a, name)
+            if release is not None:
+                rel = nbformat.from_dict(copy.deepcopy(release))
+                repair_notebook(nb, rel)
+                add_missing_cells(nb, rel)
+            nbformat.write(nb, auto / name)
             body, _ = self.exporter.from_notebook_node(feedback_notebook(nb, record))
             (fb_dir / name.replace(".ipynb", ".html")).write_text(body, encoding="utf-8")
         (fb_dir / "grading_report.md").write_text(report_markdown(record) + "\n")

@@ -5,7 +5,8 @@ Started by :class:`nnkit.sandbox.client.Worker` in its sandbox as
 environment, ``nnkit_inside.enter()`` before anything else, an explicit ``sys.path`` (stdlib,
 a directory exposing only numpy and nnlib, the runtime directory, the scratch directory).
 It executes the submission's definitions into one module namespace and answers requests
-over the two pipe file descriptors with the data-only wire format of ``nnkit_wire`` (a copy of ``nnkit/sandbox/protocol.py``).
+over the two pipe file descriptors with the data-only wire format of ``nnkit_wire`` (a
+copy of ``nnkit/sandbox/protocol.py``).
 Its own stdout/stderr are a capped pipe read by the trusted side, never the protocol channel.
 """
 
