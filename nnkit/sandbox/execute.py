@@ -41,7 +41,6 @@ _MAX_MESSAGES = 60
 _MIME = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 )
-_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
 
 
 def nbrun_path() -> Path:
