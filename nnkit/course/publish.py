@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -153,7 +152,7 @@ class Publisher:
         if key not in self._release:
             path = self.root / "release" / assignment / name
             try:
-                self._release[key] = json.loads(path.read_text(encoding="utf-8"))
+                self._release[key] = nbformat.read(path, as_version=4)
             except (OSError, ValueError):
                 self._release[key] = None
         return self._release[key]
@@ -168,10 +167,10 @@ class Publisher:
             name = PurePosixPath(name).name
             if not name.endswith(".ipynb") or name.startswith("."):
                 continue
-            nb = nbformat.from_dict(json.loads(text))
+            nb = nbformat.reads(text, as_version=4)
             release = self.release_notebook(a, name)
             if release is not None:
-                rel = nbformat.from_dict(copy.deepcopy(release))
+                rel = copy.deepcopy(release)
                 repair_notebook(nb, rel)
                 add_missing_cells(nb, rel)
             nbformat.write(nb, auto / name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import nbformat
@@ -113,7 +115,7 @@ def test_feedback_has_no_hidden_tests_and_no_solutions(course: Path, graded: dic
     for student in ("stub", "buggy", "edited"):
         folder = course / "feedback" / student / A
         names = sorted(p.name for p in folder.iterdir())
-        assert names == ["ConvolutionalNetworks.html", "hidden_tests.txt"]
+        assert names == ["ConvolutionalNetworks.html", "grading_report.md"]
         html = (folder / "ConvolutionalNetworks.html").read_text()
         assert HIDDEN_TAG not in html and HIDDEN_BEGIN not in html
         if student == "stub":
@@ -123,11 +125,14 @@ def test_feedback_has_no_hidden_tests_and_no_solutions(course: Path, graded: dic
 
 def test_exports(course: Path, graded: dict) -> None:
     reports = course / "reports" / A
-    csv_text = (reports / "grades.csv").read_text()
-    ref_total = sum(s for s, _ in graded["book"]["ref"].values())
-    assert f"{A},,,ref,,,,{ref_total}" in csv_text
+    rows = {r["student"]: r for r in csv.DictReader(open(reports / "grades.csv"))}
+    for student, book in graded["book"].items():  # gradebook = CSV = Gradescope JSON
+        auto = sum(s for s, _ in _autograded(book).values())
+        doc = json.loads((reports / "gradescope" / A / f"{student}.json").read_text())
+        assert abs(float(rows[student]["score"]) - auto) < 1e-6, student
+        assert abs(doc["score"] - auto) < 1e-6, student
     data = SubmissionResult.from_dict(
-        __import__("json").loads((reports / "buggy.results.json").read_text())
+        json.loads((reports / "gradescope" / A / "buggy.json").read_text())
     )
     assert any(t.name.startswith("conv_backward_naive:") and not t.passed for t in data.tests)
 
