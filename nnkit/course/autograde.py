@@ -1,16 +1,13 @@
-"""``nnkit autograde <a>``: nbgrader autograde, then the engine's scores in the gradebook.
+"""``nnkit autograde <a>``: an assignment's submissions through the one grading pipeline.
 
-1. ``nbgrader autograde`` executes every submitted notebook (outputs and plots for the
-   formgrader, manual-grading entries for inline questions). Its kernel-side scores are
-   provisional and always overwritten.
-2. The hidden suites grade the submitted notebooks (``nnkit.grade.grade``, student code in
-   the sandbox) and the trusted side reads numeric answers statically (``answers``).
-3. Every grade cell listed in the course table (``build_notebooks.grade_cells``) gets its
-   score in the gradebook: ``points * earned / possible`` over the engine tests of the API
-   names the cell stands for, or over the numeric answers it checks. Manually graded cells
-   are left to the formgrader.
-4. ``nbgrader generate_feedback`` (hidden tests stripped, no files copied) plus a text report
-   of the engine's tests per student.
+The course's own flow on top of :mod:`nnkit.batch` (the same tasks, sandbox and outputs as
+``nnkit grade submitted/``): every submitted notebook is executed in the sandbox (outputs and
+plots for the formgrader and feedback), graded by the hidden suites in the sandbox, and every
+grade cell listed in the course table (``build_notebooks.grade_cells``) gets its score in the
+gradebook: ``points * earned / possible`` over the engine tests of the API names the cell
+stands for, or over the numeric answers it checks. Manually graded cells are left to the
+formgrader. Plain ``nbgrader autograde`` is refused by the course config
+(:mod:`nnkit.course.refuse`).
 """
 
 from __future__ import annotations
@@ -96,10 +93,6 @@ def submitted_students(assignment: str, course_root: Path) -> list[str]:
     """Students with a folder submitted/<s>/<assignment>/."""
     sub = course_root / "submitted"
     return sorted(p.parent.name for p in sub.glob(f"*/{assignment}") if p.is_dir())
-
-
-#: Where the repaired copies of submissions go (inside autograded/, which is not committed).
-SANITIZED = "autograded/.nnkit-sanitized"
 
 
 def _grade_id(cell: dict) -> str | None:

@@ -19,7 +19,7 @@ from nnkit.course.autograde import (
 )
 from nnkit.course.build_notebooks import ROOT, grade_cells
 from nnkit.course.notebook import HIDDEN_BEGIN, HIDDEN_TAG
-from nnkit.course.release import _solution_lines
+from nnkit.course.release import _solution_lines, run_nbgrader
 from nnkit.grade import grade
 from nnkit.results import SubmissionResult
 
@@ -193,3 +193,17 @@ def test_demo_table(course: Path, graded: dict) -> None:
     assert len(rows) == 1 + len(grades)
     ref = next(r for r in rows if r.startswith("ref,"))
     assert ref.endswith("30/34")
+
+
+def test_plain_nbgrader_autograde_refuses_to_run_student_code(course: Path) -> None:
+    release = S.read_release(course / "release" / A)
+    probe = S.replace_in_cell(
+        S.fill_reference(release, course / "source" / A),
+        "conv_forward",
+        "def conv_forward_naive(",
+        "open('PWNED', 'w').write('x')\ndef conv_forward_naive(",
+    )
+    S.write_submission(probe, course / "submitted" / "plain" / A)
+    done = run_nbgrader(["autograde", A, "--student=plain"], course, check=False)
+    assert "nnkit autograde <assignment>" in done.stdout + done.stderr
+    assert not list(course.rglob("PWNED"))
