@@ -16,7 +16,7 @@ from nnkit.sandbox import isolation
 
 #: subcommand -> (module with add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "grade": ("nnkit.grade", "grade a submission (or a class folder) with the hidden suites"),
+    "grade": ("nnkit.grade_cli", "grade a submission (or a class folder) with the hidden suites"),
     "demo": ("nnkit.demo", "end-to-end demo on the bundled offline data"),
     "build-notebooks": ("nnkit.course.build_notebooks", "regenerate source/<a>/ notebooks"),
     "release": ("nnkit.course.release", "nbgrader generate_assignment + leak checks"),

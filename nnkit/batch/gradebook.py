@@ -30,26 +30,6 @@ from nnkit.results import SubmissionResult
 ENGINE_NOTEBOOK = "nnkit_hidden_tests"
 
 
-def course_cells(
-    assignment: str, files: list[Path], result: SubmissionResult
-) -> list[list[Any]] | None:
-    """[notebook, cell id, score, max score] of every autograded cell of a course assignment.
-
-    None for an assignment the course does not know. Adds the numeric-answer tests to
-    ``result`` (as ``nnkit autograde`` does).
-    """
-    try:
-        from nnkit.course.autograde import score_cells
-        from nnkit.course.build_notebooks import ASSIGNMENTS
-    except ImportError:
-        return None
-    if assignment not in ASSIGNMENTS:
-        return None
-    notebooks = [f for f in files if f.suffix == ".ipynb"]
-    cells = score_cells(assignment, notebooks, result)
-    return [[c.notebook, c.cell_id, c.score, c.max_score] for c in cells]
-
-
 def _alembic_on_path() -> None:
     """nbgrader runs the ``alembic`` command; find it next to this interpreter if not on PATH."""
     if shutil.which("alembic") is None:
@@ -87,12 +67,10 @@ def update_gradebook(
 def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
     from nbgrader.api import Gradebook
 
-    from nnkit.course.autograde import COURSE_ID, db_url_for, ensure_assignment, store_cell_scores
+    from nnkit.course.scoring import store_cell_scores
 
-    for a in sorted({r["assignment"] for r in records}):
-        ensure_assignment(a, course_root)
     problems: list[str] = []
-    with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", "nnkit") as gb:
         for r in records:
             a, s = r["assignment"], r["student"]
             gb.update_or_create_student(s)

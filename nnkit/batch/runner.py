@@ -171,6 +171,17 @@ class _Lock:
         self.f.close()
 
 
+def _ensure_course_assignments(course_root: Path, assignments: set[str]) -> None:
+    """The gradebook knows every course assignment graded here (its cells come from
+    ``generate_assignment``); assignments outside the course need nothing."""
+    from nnkit.course.autograde import ensure_assignment
+    from nnkit.course.build_notebooks import ASSIGNMENTS
+
+    if (course_root / "nbgrader_config.py").is_file():
+        for a in sorted(assignments & set(ASSIGNMENTS)):
+            ensure_assignment(a, course_root)
+
+
 def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary:
     """Grade every submission under ``config.root`` that is not graded yet; write all outputs."""
     cfg = config.resolved()
@@ -211,6 +222,8 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
                 run_local(tasks, cfg.workers, on_outcome)
         finally:
             bar.close()
+        if cfg.db_url and cfg.course_root is not None:
+            _ensure_course_assignments(cfg.course_root, {s.assignment for s in subs})
         table = write_outputs(
             subs, store, cfg.out_dir, cfg.db_url or None, cfg.report, cfg.course_root
         )

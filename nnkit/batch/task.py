@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from nnkit.batch.discover import Submission
-from nnkit.batch.gradebook import course_cells
 from nnkit.batch.triage import MAX_FILE_BYTES, CourseIndex, stage
+from nnkit.course.scoring import course_cells
 from nnkit.execution import execute_notebooks
 from nnkit.results import SubmissionResult
 

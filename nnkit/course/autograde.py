@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import csv
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from nnkit.results import SubmissionResult, TestResult
+from nnkit.results import SubmissionResult
 
-from .answers import matches, read_answers
-from .build_notebooks import ASSIGNMENTS, ROOT, grade_cells
+from .build_notebooks import ASSIGNMENTS
 from .release import ReleaseError, run_nbgrader
+from .scoring import CellScore, StudentGrade, score_cells
 
 COURSE_ID = "nnkit"
 
@@ -32,34 +31,6 @@ COURSE_ID = "nnkit"
 def db_url_for(course_root: Path) -> str:
     """The course's SQLite gradebook (as nbgrader_config.py sets it)."""
     return f"sqlite:///{course_root / 'gradebook.db'}"
-
-
-@dataclass
-class CellScore:
-    """The trusted score of one grade cell."""
-
-    notebook: str
-    cell_id: str
-    score: float
-    max_score: float
-    detail: str = ""
-
-
-@dataclass
-class StudentGrade:
-    """Everything the trusted side decided for one student."""
-
-    student: str
-    result: SubmissionResult
-    cells: list[CellScore] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return sum(c.score for c in self.cells)
-
-    @property
-    def max_score(self) -> float:
-        return sum(c.max_score for c in self.cells)
 
 
 # -------------------------------------------------------------------------------------------
@@ -97,81 +68,6 @@ def submitted_students(assignment: str, course_root: Path) -> list[str]:
 
 def _grade_id(cell: dict) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def covers(names: tuple[str, ...], test_name: str) -> bool:
-    """Whether a grade cell standing for ``names`` counts the test ``test_name``: a plain API
-    name takes all its tests, ``"<api>: <case prefix>"`` the tests whose name starts so."""
-    api = test_name.split(":", 1)[0].strip()
-    return any(test_name.startswith(n) if ":" in n else api == n for n in names)
-
-
-def _fraction(result: SubmissionResult, names: tuple[str, ...]) -> tuple[float, float, str]:
-    earned = possible = 0.0
-    failed = []
-    for t in result.tests:
-        if covers(names, t.name):
-            earned += max(0.0, t.score)
-            possible += t.max_score
-            if not t.passed:
-                failed.append(f"{t.name}: {t.output.splitlines()[0] if t.output else 'failed'}")
-    return earned, possible, "\n".join(failed)
-
-
-def score_cells(
-    assignment: str, notebooks: list[Path], result: SubmissionResult, source_root: Path = ROOT
-) -> list[CellScore]:
-    """Trusted scores of every autograded cell of the course table."""
-    table = grade_cells(assignment)
-    answer_names = [n for g in table.values() if g.kind == "answer" for n in g.names]
-    got = read_answers(notebooks, answer_names) if answer_names else {}
-    sources = sorted((source_root / "source" / assignment).glob("*.ipynb"))
-    expected = read_answers(sources, answer_names) if answer_names else {}
-    out = []
-    for (nb_name, cell_id), g in table.items():
-        if g.kind == "manual":
-            continue
-        if g.kind == "answer":
-            ok = [n for n in g.names if matches(got.get(n), expected.get(n))]
-            wrong = [n for n in g.names if n not in ok]
-            score = g.points * len(ok) / len(g.names)
-            detail = "wrong or missing: " + ", ".join(wrong) if wrong else ""
-            result.tests.append(TestResult(f"{cell_id}: numeric answers", score, g.points, detail))
-        else:
-            earned, possible, detail = _fraction(result, g.names)
-            score = g.points * earned / possible if possible else 0.0
-            if not possible:
-                detail = "no hidden test ran for " + ", ".join(g.names)
-        out.append(CellScore(nb_name, cell_id, round(score, 4), g.points, detail))
-    return out
-
-
-def write_gradebook(
-    assignment: str, student: str, cells: list[CellScore], course_root: Path
-) -> list[str]:
-    """Store the trusted scores as the grade cells' auto scores; returns problems."""
-    with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
-        problems = store_cell_scores(
-            gb, assignment, student, [(c.notebook, c.cell_id, c.score) for c in cells]
-        )
-        gb.db.commit()
-    return problems
-
-
-def store_cell_scores(
-    gb: Gradebook, assignment: str, student: str, cells: list[tuple[str, str, float]]
-) -> list[str]:
-    """Set (notebook, cell id, score) as auto scores in an open gradebook; returns problems."""
-    problems = []
-    for notebook, cell_id, score in cells:
-        try:
-            grade = gb.find_grade(cell_id, notebook, assignment, student)
-        except MissingEntry:
-            problems.append(f"{student}: no gradebook entry for {notebook}/{cell_id}")
-            continue
-        grade.auto_score = score
-        grade.needs_manual_grade = False
-    return problems
 
 
 def grade_student(

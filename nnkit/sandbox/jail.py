@@ -218,10 +218,11 @@ def notebook_command(runtime: Path) -> list[str]:
     steps; it needs the environment's packages (IPython, matplotlib), hence a site-enabled
     ``-I`` interpreter of this environment."""
     rt = str(runtime / "runtime")
+    pkgs = str(runtime / "pkgs")  # the kit's nnlib, for a submission without its own copy
     nbrun = str(runtime / "runtime" / "nnkit_nbrun.py")
     boot = (
         f"import sys, runpy; sys.path.insert(0, {rt!r}); import nnkit_inside; "
-        f"nnkit_inside.enter(); sys.path.remove({rt!r}); sys.argv = [{nbrun!r}]; "
-        f"runpy.run_path({nbrun!r}, run_name='__main__')"
+        f"nnkit_inside.enter(); sys.path.remove({rt!r}); sys.path.append({pkgs!r}); "
+        f"sys.argv = [{nbrun!r}]; runpy.run_path({nbrun!r}, run_name='__main__')"
     )
     return [sys.executable, "-I", "-c", boot]

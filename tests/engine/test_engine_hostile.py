@@ -5,7 +5,6 @@ Every case runs a real sandboxed worker process.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
