@@ -28,7 +28,9 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from nnkit.notebooks import read_notebook
 from nnkit.results import SubmissionResult, TestResult
+from nnkit.staging import read_tree, write_tree
 
 from .answers import matches, read_answers
 from .build_notebooks import ASSIGNMENTS, ROOT, grade_cells
@@ -156,26 +158,30 @@ def repair_notebook(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
 
 
 def sanitize(assignment: str, course_root: Path, student: str) -> list[str]:
-    """Copy submitted/<s>/<a>/ to SANITIZED/<s>/<a>/ with notebooks repaired against the
-    release (so that nbgrader can run on anything a student hands in)."""
+    """Copy submitted/<s>/<a>/ to SANITIZED/<s>/<a>/ with notebooks read by the kit's one
+    reader and repaired against the release (so that nbgrader can run on anything a student
+    hands in). Files are read by :func:`nnkit.staging.read_tree`: no link is followed."""
     src = course_root / "submitted" / student / assignment
     dst = course_root / SANITIZED / student / assignment
-    if dst.exists():
+    if dst.is_symlink():
+        dst.unlink()
+    elif dst.exists():
         shutil.rmtree(dst)
-    shutil.copytree(src, dst)
-    notes = []
-    for p in sorted(dst.glob("*.ipynb")):
-        rel = course_root / "release" / assignment / p.name
-        try:
-            nb = nbformat.read(str(p), as_version=4)
-        except Exception as e:  # noqa: BLE001 - unreadable: nbgrader reports it
-            notes.append(f"{p.name}: unreadable ({e})")
+    snap = read_tree(src)
+    notes = list(snap.messages)
+    for name in sorted(n for n in snap.files if n.endswith(".ipynb") and "/" not in n):
+        nb, msgs = read_notebook(name, snap.files[name])
+        notes += msgs
+        if nb is None:  # left as handed in: nbgrader reports it
             continue
+        node = nbformat.from_dict(nb)
+        rel = course_root / "release" / assignment / name
         if rel.is_file():
-            notes += [
-                f"{p.name}: {n}" for n in repair_notebook(nb, nbformat.read(str(rel), as_version=4))
-            ]
-            nbformat.write(nb, str(p))
+            release = nbformat.read(str(rel), as_version=4)
+            notes += [f"{name}: {n}" for n in repair_notebook(node, release)]
+        snap.files[name] = (nbformat.writes(node) + "\n").encode("utf-8")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    write_tree(snap, dst)
     return notes
 
 
@@ -286,17 +292,22 @@ def store_cell_scores(
 def grade_student(
     assignment: str, student: str, course_root: Path, timeout: float = 5.0
 ) -> StudentGrade:
-    """Engine + answers for submitted/<student>/<assignment>/ (no nbgrader involved)."""
+    """Engine + answers for submitted/<student>/<assignment>/ (no nbgrader involved), read
+    from a staged copy (:mod:`nnkit.staging`: no link followed, regular files only)."""
     from nnkit.grade import grade
 
     folder = course_root / "submitted" / student / assignment
-    notebooks = sorted(folder.glob("*.ipynb"))
-    result = (
-        grade(notebooks, student, timeout=timeout)
-        if notebooks
-        else SubmissionResult(student=student, messages=["no notebooks submitted"])
-    )
-    cells = score_cells(assignment, notebooks, result)
+    with tempfile.TemporaryDirectory(prefix="nnkit-autograde-") as tmp:
+        snap = read_tree(folder)
+        staged = write_tree(snap, Path(tmp) / assignment)
+        notebooks = sorted(staged.glob("*.ipynb"))
+        result = (
+            grade(notebooks, student, timeout=timeout)
+            if notebooks
+            else SubmissionResult(student=student, messages=["no notebooks submitted"])
+        )
+        result.messages[:0] = snap.messages
+        cells = score_cells(assignment, notebooks, result)
     return StudentGrade(student, result, cells)
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnkit.loader import LoadProblem, Source, Submission
+from nnkit.loader import LoadProblem, Source, Submission, read_bytes
 from nnkit.sandbox import protocol
 from nnkit.sandbox.limits import (
     Limits,
@@ -371,9 +371,8 @@ class Worker:
             self._cwd = Path(tempfile.mkdtemp(prefix="nnkit-work-"))
             self._cwd.chmod(0o755)
             for f in self.files:
-                with contextlib.suppress(OSError):
-                    if f.is_file():
-                        shutil.copy2(f, self._cwd / f.name)
+                with contextlib.suppress(OSError):  # regular files only, links not followed
+                    (self._cwd / f.name).write_bytes(read_bytes(f))
             worker_owned(self._cwd, self.limits)  # as root: the worker's uid owns it (0700)
         return self._cwd
 
