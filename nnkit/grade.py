@@ -10,6 +10,9 @@ Which tests apply (API.md, "A submission"):
 * ``.py`` modules: every suite (test module) that grades at least one name the module
   defines, all of that suite's tests; a saved model ``best_model_<dataset>.npz`` next to the
   submission selects that threshold test;
+* the engine never reads the given paths themselves: :func:`make_plan` stages a copy first
+  (:func:`nnkit.staging.stage_paths`: no symbolic link followed, regular files only, size
+  caps; what was left out becomes a message of the result);
 * a module named ``neural_net.py`` is its own group graded only by the stand-alone suite
   (:data:`STANDALONE_SUITE`), so that its ``TwoLayerNet`` never meets the modular one; in
   every other module ``TwoLayerNet`` is the modular net and the stand-alone suite is skipped.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +33,14 @@ from typing import Any
 from grading_tests.points import SUITE_APIS
 from nnkit.loader import Submission, load_submission
 from nnkit.results import SubmissionResult
+from nnkit.staging import stage_paths
 
 GRADING_TESTS = Path(__file__).resolve().parent.parent / "grading_tests"
 STANDALONE_SUITE = "test_neural_net"
 THRESHOLD_SUITE = "test_thresholds"
 MODEL_FILE = "best_model_{}.npz"
+#: Files staged next to a submitted file besides the file itself.
+SIBLING_PATTERNS = ("best_model_*.npz", "__init__.py")
 
 _NORMS = SUITE_APIS["test_batchnorm"]
 _SPATIAL = tuple(n for n in _NORMS if n.startswith("spatial_"))
@@ -64,7 +71,15 @@ class Plan:
 
     groups: dict[str, Submission] = field(default_factory=dict)  # "main", "neural_net"
     assignment: str | None = None
-    paths: list[Path] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # the staged copies
+    messages: list[str] = field(default_factory=list)  # what staging left out
+    staging: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Remove the staged copy (after the workers that copied from it are closed)."""
+        if self.staging is not None:
+            self.staging.cleanup()
+            self.staging = None
 
     def group_for(self, module: str) -> str:
         """Which group's worker a suite module talks to."""
@@ -121,15 +136,26 @@ def detect_assignment(sub: Submission) -> str | None:
 
 
 def make_plan(paths: str | Path | Sequence[str | Path]) -> Plan:
-    """Load the submission(s) at ``paths`` into groups and decide what applies."""
+    """Stage the submission(s) at ``paths``, load them into groups and decide what applies.
+
+    The plan owns the staged copy: call :meth:`Plan.close` when grading is over.
+    """
     if isinstance(paths, str | Path):
         paths = [paths]
     plist = [Path(p) for p in paths]
-    probe = load_submission(plist)
-    plan = Plan(paths=plist)
+    tmp = tempfile.TemporaryDirectory(prefix="nnkit-stage-")
+    try:
+        staged = stage_paths(plist, tmp.name, SIBLING_PATTERNS)
+    except BaseException:
+        tmp.cleanup()
+        raise
+    probe = load_submission(staged.paths)
+    plan = Plan(paths=staged.paths, messages=staged.messages, staging=tmp)
     if probe.kind == "notebook":
         plan.groups["main"] = probe
-        plan.assignment = detect_assignment(probe)
+        # staging keeps the submission's folder name; farther ancestors are the given paths'
+        given = [p / "_" if p.is_dir() else p for p in plist]
+        plan.assignment = detect_assignment(probe) or detect_assignment(Submission(given))
         return plan
     nn = [p for p in probe.paths if p.stem == "neural_net"]
     rest = [p for p in probe.paths if p.stem != "neural_net"]
@@ -184,7 +210,7 @@ def grade(
         str(timeout),
     ]
     for p in submission_paths:
-        args += ["--submission", str(Path(p).resolve())]
+        args += ["--submission", os.path.abspath(p)]  # not resolve(): links stay links
     for n in no_loops:
         args += ["--nnkit-no-loops", n]
     args += list(extra_args)

@@ -122,10 +122,12 @@ class _State:
         result = SubmissionResult(student=self.student_id)
         result.tests = [t for n in self.order if (t := self.results[n]).score == t.score]
         if self.plan is not None:
+            result.messages += self.plan.messages
             no_loops = self.config.getoption("nnkit_no_loops") or []
             for group, sub in self.plan.groups.items():
                 w = self.workers.get(group)
                 problems = w.load_problems if w is not None else sub.problems
+                result.messages += sub.notes
                 result.messages += [f"not loaded: {p}" for p in problems]
                 if w is not None and w.restarts:
                     result.messages.append(
@@ -141,6 +143,8 @@ class _State:
         for w in self.workers.values():
             w.close()
         self.workers.clear()
+        if self.plan is not None:
+            self.plan.close()
 
 
 def _skip_reason(rep: pytest.TestReport) -> str:

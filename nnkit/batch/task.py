@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from nnkit.batch.discover import Submission
-from nnkit.batch.triage import MAX_FILE_BYTES, CourseIndex, stage
+from nnkit.batch.triage import CourseIndex, stage
 from nnkit.course.scoring import course_cells
 from nnkit.execution import execute_notebooks
 from nnkit.results import SubmissionResult
+from nnkit.staging import read_tree
 
 #: Version of the result record layout.
 RECORD_FORMAT = 1
@@ -40,8 +41,9 @@ class GradeTask:
     assignment: str
     digest: str
     grader: str
-    files: tuple[tuple[str, bytes | None], ...]
+    files: tuple[tuple[str, bytes], ...]
     index: CourseIndex = field(default_factory=CourseIndex)
+    messages: tuple[str, ...] = ()  # what reading the folder left out (links, caps ...)
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: tuple[tuple[str, Any], ...] = ()
     execute: bool = False  # run the notebooks in the sandbox for their outputs
@@ -65,18 +67,17 @@ def make_task(
     grade_kwargs: dict[str, Any] | None = None,
     execute: bool = False,
 ) -> GradeTask:
-    """Read a submission's files into a task (files over the size limit are not read)."""
-    files: list[tuple[str, bytes | None]] = []
-    for rel in sub.files:
-        p = sub.path / rel
-        files.append((rel, None if p.stat().st_size > MAX_FILE_BYTES else p.read_bytes()))
+    """Read a submission's files into a task with :func:`nnkit.staging.read_tree` (no link
+    followed, regular files only, size caps; what it left out becomes messages)."""
+    snap = read_tree(sub.path)
     return GradeTask(
         student=sub.student,
         assignment=sub.assignment,
         digest=sub.digest,
         grader=grader,
-        files=tuple(files),
+        files=tuple(sorted(snap.files.items())),
         index=index,
+        messages=tuple(snap.messages),
         grade_fn=grade_fn,
         grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
         execute=execute,
@@ -158,6 +159,7 @@ def run_task(task: GradeTask) -> Outcome:
         folder = Path(tmp) / task.assignment
         folder.mkdir()
         staged = stage(list(task.files), task.assignment, task.index, folder)
+        staged.messages[:0] = task.messages
         exec_messages: list[str] = []
         if task.execute:
             nbs = [p for p in staged.code_files if p.suffix == ".ipynb"]

@@ -1,7 +1,9 @@
 """Damaged submissions: repair what can be repaired, explain the rest, grade whatever is left.
 
-A submission is staged into a temporary folder before the engine sees it. Notebooks are read
-leniently (non-UTF-8 bytes replaced, outputs dropped, duplicated cell ids renamed); a notebook
+A submission is staged into a temporary folder before the engine sees it. Its files were read
+by :mod:`nnkit.staging` (no links, regular files only, size caps); notebooks are read by
+:func:`nnkit.notebooks.read_notebook`, the kit's one lenient reader (non-UTF-8 bytes
+replaced, outputs dropped, duplicated cell ids renamed); a notebook
 that is not JSON, is of another assignment or holds no code is left out with a message; cells
 deleted from the release and functions that are missing (perhaps renamed) are named. Every
 message ends up in the submission's result.
@@ -13,18 +15,15 @@ import ast
 import difflib
 import json
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-#: Files larger than this are not read at all (a notebook with gigabytes of output).
-MAX_FILE_BYTES = 100 * 2**20
-#: Outputs at least this large are reported when they are dropped.
-OUTPUT_NOTICE_BYTES = 2**20
+from nnkit.notebooks import code_cells, decode_text, grade_id, read_notebook, strip_magics
+from nnkit.staging import Snapshot, write_tree
+
 #: Extensions of the files the engine grades.
 CODE_SUFFIXES = (".ipynb", ".py")
 
-_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _SAVE_MODEL = re.compile(r"""save_model\(\s*(?:[a-zA-Z_]\w*\s*=\s*)?['"]([^'"]+)['"]""")
 
 
@@ -73,38 +72,22 @@ class CourseIndex:
 
 
 def _spec(path: Path) -> NotebookSpec:
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    ids: set[str] = set()
+    nb, _ = read_notebook(path.name, path.read_bytes())
+    if nb is None:
+        return NotebookSpec(frozenset(), frozenset(), frozenset())
+    ids = {g for c in nb["cells"] if (g := grade_id(c))}
     names: set[str] = set()
     models: set[str] = set()
-    for cell in nb.get("cells", []):
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if gid:
-            ids.add(gid)
-        if cell.get("cell_type") == "code":
-            src = _source(cell)
-            names |= defined_names(src)
-            models |= set(_SAVE_MODEL.findall(src))
+    for cell in code_cells(nb):
+        names |= defined_names(cell.source)
+        models |= set(_SAVE_MODEL.findall(cell.source))
     return NotebookSpec(frozenset(ids), frozenset(names), frozenset(models))
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    if isinstance(src, list):
-        return "".join(s for s in src if isinstance(s, str))
-    return src if isinstance(src, str) else ""
-
-
-def _strip_magics(src: str) -> str:
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines()
-    )
 
 
 def defined_names(src: str) -> set[str]:
     """Top-level functions and classes defined by ``src`` (empty if it does not parse)."""
     try:
-        tree = ast.parse(_strip_magics(src))
+        tree = ast.parse(strip_magics(src))
     except (SyntaxError, ValueError):
         return set()
     return {
@@ -112,17 +95,6 @@ def defined_names(src: str) -> set[str]:
         for n in tree.body
         if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     }
-
-
-def _decode(name: str, data: bytes, messages: list[str]) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        messages.append(
-            f"{name}: not valid UTF-8 (first bad byte at offset {e.start}); "
-            "undecodable bytes were replaced before grading"
-        )
-        return data.decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -139,27 +111,11 @@ def _stage_notebook(
 ) -> tuple[str, set[str]] | None:
     """Clean one notebook; return (json text, code sources' names) or None if it is left out."""
     msgs = st.messages
-    text = _decode(name, data, msgs)
-    try:
-        nb = json.loads(text)
-    except json.JSONDecodeError as e:
-        msgs.append(
-            f"{name}: not a readable notebook (invalid JSON at line {e.lineno}, "
-            f"column {e.colno}: {e.msg}); this notebook was not graded"
-        )
+    nb, read_msgs = read_notebook(name, data)
+    msgs += read_msgs
+    if nb is None:
         return None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        msgs.append(f"{name}: not a Jupyter notebook (no list of cells); not graded")
-        return None
-    cells = [c for c in nb["cells"] if isinstance(c, dict)]
-
-    gids = {
-        str(g)
-        for c in cells
-        if isinstance(c.get("metadata"), dict)
-        and isinstance(c["metadata"].get("nbgrader"), dict)
-        and (g := c["metadata"]["nbgrader"].get("grade_id"))
-    }
+    gids = {g for c in nb["cells"] if (g := grade_id(c))}
     specs = index.assignments.get(assignment, {})
     spec = specs.get(name)
     owner = index.owner(name, gids)
@@ -172,37 +128,7 @@ def _stage_notebook(
     if spec is None and owner is not None:
         spec = specs[owner[1]]
 
-    # Repair: fresh unique cell ids, no outputs (grading uses code only).
-    seen: set[str] = set()
-    dup: set[str] = set()
-    out_bytes = 0
-    code: list[str] = []
-    for c in cells:
-        cid = c.get("id")
-        if isinstance(cid, str) and _CELL_ID.match(cid) and cid not in seen:
-            seen.add(cid)
-        elif "id" in c:
-            if isinstance(cid, str):
-                dup.add(cid)
-            c["id"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{len(seen)}").hex[:12]
-            seen.add(c["id"])
-        if not isinstance(c.get("metadata"), dict):
-            c["metadata"] = {}
-        if c.get("cell_type") == "code":
-            out_bytes += len(json.dumps(c.get("outputs", []), ensure_ascii=False))
-            c["outputs"] = []
-            c["execution_count"] = None
-            c["source"] = _source(c)
-            code.append(c["source"])
-    nb["cells"] = cells
-    if dup:
-        ids = ", ".join(sorted(dup)[:5])
-        msgs.append(f"{name}: duplicated or invalid cell ids ({ids}) were renamed before grading")
-    if out_bytes >= OUTPUT_NOTICE_BYTES:
-        msgs.append(
-            f"{name}: {out_bytes / 2**20:.1f} MB of cell outputs were dropped "
-            "(grading uses the code only)"
-        )
+    code = [c.source for c in code_cells(nb)]
     if not any(s.strip() for s in code):
         msgs.append(f"{name}: the notebook has no code; nothing in it could be graded")
         return None
@@ -221,42 +147,39 @@ def _stage_notebook(
 
 
 def stage(
-    files: list[tuple[str, bytes | None]], assignment: str, index: CourseIndex, dest: Path
+    files: list[tuple[str, bytes]], assignment: str, index: CourseIndex, dest: Path
 ) -> Staged:
     """Write a cleaned copy of a submission into ``dest`` and say what was wrong with it.
 
-    ``files`` are (relative path, content) pairs; content None means the file was too large to
-    read. Returns the staged code files (notebooks and modules) the engine should grade.
+    ``files`` are (relative path, content) pairs, as :func:`nnkit.staging.read_tree` read
+    them. Returns the staged code files (notebooks and modules) the engine should grade.
     """
     st = Staged(folder=dest)
+    out = Snapshot()
     notebooks: list[tuple[Path, set[str]]] = []
     modules: list[tuple[Path, set[str]]] = []
     present: set[str] = set()
     for rel, data in files:
         name = PurePosixPath(rel).name
         present.add(name)
-        if data is None:
-            st.messages.append(
-                f"{rel}: larger than {MAX_FILE_BYTES // 2**20} MB; it was not read or graded"
-            )
-            continue
         target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         top = "/" not in rel  # files in sub-folders (the shipped nnlib/) are not graded
         if rel.endswith(".ipynb") and top:
             cleaned = _stage_notebook(rel, data, assignment, index, st)
             if cleaned is None:
                 continue
             text, names = cleaned
-            target.write_text(text, encoding="utf-8")
+            out.files[rel] = text.encode("utf-8")
             notebooks.append((target, names))
         elif rel.endswith(".py"):
-            text = _decode(rel, data, st.messages)
-            target.write_text(text, encoding="utf-8")
+            text, msgs = decode_text(rel, data)
+            st.messages += msgs
+            out.files[rel] = text.encode("utf-8")
             if top and name != "__init__.py":
                 modules.append((target, defined_names(text)))
         else:
-            target.write_bytes(data)
+            out.files[rel] = data
+    write_tree(out, dest)
     # As for a folder given to the engine: its notebooks, or else its modules.
     graded = notebooks or modules
     st.code_files = [p for p, _ in graded]

@@ -14,7 +14,8 @@ import operator
 from collections.abc import Iterable
 from pathlib import Path
 
-import nbformat
+from nnkit.loader import read_bytes
+from nnkit.notebooks import code_cells, read_notebook, strip_magics
 
 _BINOPS = {
     ast.Add: operator.add,
@@ -59,11 +60,12 @@ def evaluate(node: ast.AST, env: dict[str, float]) -> float:
 
 
 def _cells(path: Path) -> Iterable[str]:
+    """Code cells of a notebook (no link followed; a broken notebook has no answers)."""
     try:
-        nb = nbformat.read(str(path), as_version=4)
-    except Exception:  # noqa: BLE001 - a broken notebook simply has no answers
+        nb, _ = read_notebook(path.name, read_bytes(path))
+    except OSError:
         return []
-    return [c.source for c in nb.cells if c.cell_type == "code"]
+    return [] if nb is None else [c.source for c in code_cells(nb)]
 
 
 def read_answers(paths: Iterable[Path], names: Iterable[str]) -> dict[str, float | None]:
@@ -73,9 +75,8 @@ def read_answers(paths: Iterable[Path], names: Iterable[str]) -> dict[str, float
     env: dict[str, float] = {}
     for path in paths:
         for src in _cells(Path(path)):
-            lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.split("\n")]
             try:
-                tree = ast.parse("\n".join(lines))
+                tree = ast.parse(strip_magics(src))
             except SyntaxError:
                 continue
             for node in tree.body:

@@ -20,6 +20,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from nnkit.results import SubmissionResult
+from nnkit.staging import read_tree, write_tree
 
 from .build_notebooks import ASSIGNMENTS
 from .release import ReleaseError, run_nbgrader
@@ -73,17 +74,22 @@ def _grade_id(cell: dict) -> str | None:
 def grade_student(
     assignment: str, student: str, course_root: Path, timeout: float = 5.0
 ) -> StudentGrade:
-    """Engine + answers for submitted/<student>/<assignment>/ (no nbgrader involved)."""
+    """Engine + answers for submitted/<student>/<assignment>/ (no nbgrader involved), read
+    from a staged copy (:mod:`nnkit.staging`: no link followed, regular files only)."""
     from nnkit.grade import grade
 
     folder = course_root / "submitted" / student / assignment
-    notebooks = sorted(folder.glob("*.ipynb"))
-    result = (
-        grade(notebooks, student, timeout=timeout)
-        if notebooks
-        else SubmissionResult(student=student, messages=["no notebooks submitted"])
-    )
-    cells = score_cells(assignment, notebooks, result)
+    with tempfile.TemporaryDirectory(prefix="nnkit-autograde-") as tmp:
+        snap = read_tree(folder)
+        staged = write_tree(snap, Path(tmp) / assignment)
+        notebooks = sorted(staged.glob("*.ipynb"))
+        result = (
+            grade(notebooks, student, timeout=timeout)
+            if notebooks
+            else SubmissionResult(student=student, messages=["no notebooks submitted"])
+        )
+        result.messages[:0] = snap.messages
+        cells = score_cells(assignment, notebooks, result)
     return StudentGrade(student, result, cells)
 
 

@@ -23,7 +23,7 @@ ASSIGNMENTS = ("two_layer_net", "fully_connected", "convnets")
 
 #: Files shipped in every release's ``nnlib/`` besides the student library itself:
 #: (name inside nnlib/, path relative to the repository root).
-EXTRA_LIBRARY_FILES = {"loader.py": "nnkit/loader.py"}
+EXTRA_LIBRARY_FILES = {"loader.py": "nnkit/loader.py", "notebooks.py": "nnkit/notebooks.py"}
 
 
 def _content(assignment: str) -> Callable[[], list[NotebookSpec]]:

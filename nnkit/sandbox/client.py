@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnkit.loader import LoadProblem, Source, Submission
+from nnkit.loader import LoadProblem, Source, Submission, read_bytes
 from nnkit.sandbox import jail, protocol
 from nnkit.sandbox.limits import Limits, protect_grader
 from nnkit.sandbox.protocol import FrameReader, ProtocolError, Ref
@@ -405,10 +405,9 @@ class Worker:
             self._cwd = Path(tempfile.mkdtemp(prefix="nnkit-work-"))
             self._cwd.chmod(0o755)
             for f in self.files:
-                with contextlib.suppress(OSError):
-                    if f.is_file() and not f.is_symlink():
-                        shutil.copyfile(f, self._cwd / f.name, follow_symlinks=False)
-                        (self._cwd / f.name).chmod(0o644)
+                with contextlib.suppress(OSError):  # regular files only, links not followed
+                    (self._cwd / f.name).write_bytes(read_bytes(f))
+                    (self._cwd / f.name).chmod(0o644)
         return self._cwd
 
     def start(self) -> None:

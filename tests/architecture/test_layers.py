@@ -57,12 +57,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.results",
             "nnkit.heldout",
             "nnkit.staging",
-            "nnkit.notebooks",
             "nnkit.make_bundled_data",
             "nnkit",
         ),
     ),
-    ("sandbox", ("nnkit.sandbox.", "nnkit.loader")),
+    ("sandbox", ("nnkit.sandbox.", "nnkit.loader", "nnkit.notebooks")),
 ]
 
 

@@ -62,7 +62,7 @@ def _daemon():
         os._exit(0)
 TARGETS = json.loads(TARGETS_JSON)
 _attempt("write_kit", lambda: _write(TARGETS["kit"]))
-_attempt("write_site_packages", lambda: _write(TARGETS["site"] + "/zz_nnkit_pwn.pth", "import os\\n"))
+_attempt("write_site", lambda: _write(TARGETS["site"] + "/zz_nnkit_pwn.pth", "import os\\n"))
 _attempt("write_gradebook", lambda: _write(TARGETS["gradebook"]))
 _attempt("read_reference", lambda: _read(TARGETS["reference"]))
 _attempt("read_hidden_tests", lambda: _read(TARGETS["tests"]))
@@ -129,8 +129,9 @@ def test_hostile_notebook_through_nnkit_autograde(request: pytest.FixtureRequest
     for s in ("alice", "bob"):
         S.write_submission(ref, course / "submitted" / s / A)
 
-    import nnkit
     import numpy
+
+    import nnkit
     import reference
 
     kit = [Path(nnkit.__file__).parent, Path(reference.__file__).parent, REPO / "grading_tests"]

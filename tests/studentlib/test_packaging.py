@@ -29,8 +29,8 @@ GRADED = {
 }  # fmt: skip
 ALLOWED_IMPORTS = {
     "numpy", "matplotlib", "__future__", "argparse", "collections", "dataclasses", "gzip",
-    "hashlib", "json", "math", "os", "pathlib", "pickle", "random", "re", "shutil", "sys",
-    "tarfile", "tempfile", "typing", "urllib", "zipfile",
+    "hashlib", "io", "json", "math", "os", "pathlib", "pickle", "random", "re", "shutil", "stat",
+    "struct", "sys", "tarfile", "tempfile", "typing", "urllib", "zipfile",
 }  # fmt: skip
 
 
