@@ -42,6 +42,9 @@ def db_url_for(course_root: Path) -> str:
 def ensure_assignment(assignment: str, course_root: Path) -> None:
     """Make sure the gradebook knows the assignment and its cells (as generate_assignment
     records them), without touching release/."""
+    from nnkit.batch.gradebook import _alembic_on_path
+
+    _alembic_on_path()  # nbgrader runs `alembic`: this environment's, even when not on PATH
     with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
         try:
             a = gb.find_assignment(assignment)
