@@ -13,11 +13,12 @@ import json
 from pathlib import Path
 
 from nnkit.batch import cli as batch_cli
-from nnkit.batch.discover import is_batch_root, list_files
+from nnkit.batch.discover import Submission, is_batch_root
 from nnkit.batch.outputs import as_result
 from nnkit.batch.task import GradeTask, make_task, run_task
 from nnkit.batch.triage import CourseIndex
 from nnkit.grade import ASSIGNMENT_APIS
+from nnkit.loader import read_bytes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,15 +60,19 @@ def _detect(paths: list[Path]) -> str:
 
 def single_task(paths: list[Path], student: str, assignment: str | None, kwargs: dict) -> GradeTask:
     """The pipeline task of one submission given as files or one folder (links never read)."""
-    from nnkit.batch.discover import Submission
-
+    name = assignment or _detect(paths)
     if len(paths) == 1 and paths[0].is_dir():
-        folder, files = paths[0], list_files(paths[0])
-    else:
-        folder = paths[0].parent
-        files = tuple(p.name for p in paths if p.is_file() and not p.is_symlink())
-    sub = Submission(student, assignment or _detect(paths), folder, files, digest="")
-    return make_task(sub, "", CourseIndex(), grade_kwargs=kwargs)
+        sub = Submission(student, name, paths[0], (), digest="")
+        return make_task(sub, "", CourseIndex(), grade_kwargs=kwargs)
+    files = tuple(sorted((p.name, read_bytes(p)) for p in paths))
+    return GradeTask(
+        student=student,
+        assignment=name,
+        digest="",
+        grader="",
+        files=files,
+        grade_kwargs=tuple(sorted(kwargs.items())),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
