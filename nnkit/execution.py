@@ -40,6 +40,7 @@ def execute_notebooks(
     limits = limits or Limits()
     rt = runtime_dir()
     env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as outputs
     out: dict[str, str] = {}
     messages: list[str] = []
     for path in notebooks:
@@ -63,6 +64,7 @@ def execute_notebooks(
                     scratch_host=scratch_dir,
                     limits=limits,
                     env=env,
+                    seed={".cache/matplotlib": rt / "mpl"},  # HOME is the scratch dir
                 )
                 boxes.append(box)
                 return jail.launch(

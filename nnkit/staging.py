@@ -130,6 +130,9 @@ class _Walk:
             if not stat.S_ISREG(st.st_mode):
                 self.note(rel, _kind(st.st_mode))
                 return
+            if st.st_nlink > 1:  # another name of a file that may live outside the folder
+                self.note(rel, "a hard link to another file")
+                return
             if st.st_size > self.max_file:
                 self.note(rel, f"larger than {_mb(self.max_file)}")
                 return

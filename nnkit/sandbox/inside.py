@@ -86,6 +86,10 @@ def enter() -> dict:
     sub = plan.get("submission")
     if sub and os.path.isdir(sub) and os.path.realpath(sub) != os.path.realpath(scratch):
         _copy_tree(sub, scratch, [int(plan.get("copy_bytes", 256 << 20))])
+    for name, src in plan.get("seed", {}).items():
+        if os.path.isdir(src):
+            os.makedirs(os.path.join(scratch, name), exist_ok=True)
+            _copy_tree(src, os.path.join(scratch, name), [16 << 20])
     uid = plan.get("uid")
     if uid is not None and os.geteuid() == 0:
         gid = int(plan.get("gid", uid))

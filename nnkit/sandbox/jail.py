@@ -34,7 +34,7 @@ SCRATCH = "/scratch"
 SUBMISSION = "/submission"
 _KIT_PACKAGES = ("nnkit", "reference", "grading_tests")
 _SYSTEM = ("usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32")
-_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
+_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/fonts")
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
@@ -149,12 +149,15 @@ def prepare(
     limits: Limits,
     read: Sequence[Path] = (),
     env: dict[str, str] | None = None,
+    seed: dict[str, Path] | None = None,
 ) -> Sandbox:
     """Plan a sandbox for ``program`` (its argv, paths as seen inside).
 
     ``submission``: a host directory of staged files, copied into the scratch directory
     before the program starts; ``scratch_host``: a fresh host directory used as the scratch
-    directory when there are no namespaces; ``read``: more host paths to show read-only.
+    directory when there are no namespaces; ``read``: more host paths to show read-only;
+    ``seed``: scratch-relative name -> a directory of the runtime dir copied there first
+    (e.g. a prebuilt matplotlib font cache).
     """
     iso = isolation.require()
     run_as = limits.run_as()
@@ -190,6 +193,7 @@ def prepare(
         plan["read"] = [*_system_read(), *map(str, readable)]
     plan["scratch"] = scratch
     plan["devices"] = list(_DEVICES)
+    plan["seed"] = {name: str(src) for name, src in (seed or {}).items()}
     full_env = clean_env(Path(scratch))
     full_env.update(env or {})
     full_env["NNKIT_JAIL"] = json.dumps(plan)

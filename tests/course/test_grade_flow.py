@@ -203,3 +203,34 @@ def test_plain_nbgrader_autograde_refuses_to_run_student_code(course: Path) -> N
     done = run_nbgrader(["autograde", A, "--student=plain"], course, check=False)
     assert "nnkit autograde <assignment>" in done.stdout + done.stderr
     assert not list(course.rglob("PWNED"))
+
+
+def test_every_entry_point_gives_the_same_scores(course: Path, graded: dict) -> None:
+    """``nnkit autograde`` (done by the fixture), ``nnkit grade submitted/`` and ``nnkit grade
+    PATH`` on the same class: identical per-test scores and totals."""
+    import subprocess
+    import sys
+
+    def tests_of(doc: dict) -> dict:
+        return {t["name"]: t["score"] for t in doc["tests"]}
+
+    course_results = course / "reports" / A / "results" / A
+    out = course.parent / "entry-batch"
+    cmd = [sys.executable, "-m", "nnkit", "grade", str(course / "submitted"), "--assignment", A]
+    cmd += ["--out", str(out), "--no-gradebook", "--no-progress", "--no-report"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for student in ("ref", "stub", "buggy", "transformer"):
+        auto = json.loads((course_results / f"{student}.json").read_text())
+        batch = json.loads((out / "results" / A / f"{student}.json").read_text())
+        folder = course / "submitted" / student / A
+        one = subprocess.run(
+            [sys.executable, "-m", "nnkit", "grade", str(folder), "--student", student]
+            + ["--format", "gradescope"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        single = json.loads(one.stdout)
+        assert tests_of(auto) == tests_of(batch) == tests_of(single), student
+        assert auto["score"] == batch["score"] == single["score"], student

@@ -339,16 +339,14 @@ def test_batch_reads_through_staging(tmp_path: Path) -> None:
     assert again.digest != found.digest  # a new link changes the result, so it regrades
 
 
-def test_course_sanitize_copies_no_link(tmp_path: Path) -> None:
-    from nnkit.course.autograde import SANITIZED, sanitize
-
-    sub, _ = _hostile_folder(tmp_path)
-    notes = sanitize("hw", tmp_path, "alice")
-    assert "abs_link.txt: a symbolic link; not read" in notes
-    out = tmp_path / SANITIZED / "alice" / "hw"
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-    assert files == ["big.bin", "hw.ipynb", "nnlib", "nnlib/extra.py"]
-    for p in out.rglob("*"):
-        assert not p.is_symlink()
-        if p.is_file():
-            assert SECRET not in p.read_bytes()
+def test_a_hard_link_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "outside.py"
+    secret.write_text(f"ANSWER = {SECRET!r}\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    os.link(secret, sub / "answers.py")
+    (sub / "mine.py").write_text("x = 1\n")
+    snap = read_tree(sub)
+    assert sorted(snap.files) == ["mine.py"]
+    assert "answers.py: a hard link to another file; not read" in snap.messages
+    _assert_no_secret(snap)

@@ -71,8 +71,19 @@ _attempt("read_other_student", lambda: _read(TARGETS["other"]))
 _attempt("write_other_student", lambda: _write(TARGETS["other"]))
 _attempt("network", lambda: socket.create_connection(("127.0.0.1", 22), timeout=2))
 _attempt("signal_grader", lambda: os.kill(TARGETS["grader"], 9))
+_attempt("memory", lambda: bytearray(8 << 30))
+def _fill():
+    with open("fill.bin", "wb") as f:
+        for _ in range(4096):
+            f.write(b"x" * (1 << 20))
+_attempt("disk", _fill)
+get_ipython().events.register("pre_run_cell", lambda info: print("HOOK", info.raw_cell[:40]))
 _daemon()
 print("ATTACK " + json.dumps(_results, sort_keys=True))
+"""
+LAST = """
+import os, signal
+os.kill(-1, signal.SIGKILL)  # every process it can reach: only its own sandbox's
 """
 
 
@@ -149,10 +160,19 @@ def test_hostile_notebook_through_nnkit_autograde(request: pytest.FixtureRequest
     evil = {k: nbformat.from_dict(json.loads(nbformat.writes(v))) for k, v in ref.items()}
     code = f"TARGETS_JSON = {json.dumps(json.dumps(targets))}\n" + textwrap.dedent(ATTACK)
     evil[NB].cells.append(nbformat.v4.new_code_cell(code))
-    S.write_submission(evil, course / "submitted" / "mallory" / A)
+    evil[NB].cells.append(nbformat.v4.new_code_cell(textwrap.dedent(LAST)))
+    mallory = S.write_submission(evil, course / "submitted" / "mallory" / A)
+    # files no grader should read: links (one named like a notebook, into the reference),
+    # a FIFO, a device, a zip bomb named like a saved model
+    (mallory / "extra.ipynb").symlink_to(targets["reference"])
+    (mallory / "secrets.py").symlink_to(targets["tests"])
+    os.mkfifo(mallory / "pipe.ipynb")
+    if os.geteuid() == 0:
+        os.mknod(mallory / "tty.py", 0o600 | __import__("stat").S_IFCHR, os.makedev(5, 0))
+    _zip_bomb(mallory / "best_model_digits.npz")
     if user is not None:
         shutil.chown(base, user)
-        subprocess.run(["chown", "-R", f"{user}:", str(base)], check=True)
+        subprocess.run(["chown", "-R", "-h", f"{user}:", str(base)], check=True)
 
     before = _digest([*kit, course / "submitted" / "alice", course / "submitted" / "bob"])
     site_before = sorted(p.name for p in site.iterdir())
@@ -164,7 +184,24 @@ def test_hostile_notebook_through_nnkit_autograde(request: pytest.FixtureRequest
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     line = next(ln for ln in text.splitlines() if ln.startswith("ATTACK "))
     results = json.loads(line.removeprefix("ATTACK "))
-    assert results and all(v == "blocked" for v in results.values()), results
+    expected = {
+        "write_kit",
+        "write_site",
+        "write_gradebook",
+        "read_reference",
+        "memory",
+        "read_hidden_tests",
+        "read_heldout",
+        "read_other_student",
+        "disk",
+        "write_other_student",
+        "network",
+        "signal_grader",
+    }
+    assert set(results) == expected and set(results.values()) == {"blocked"}, results
+    record = json.loads((course / "reports" / A / "results" / A / "mallory.json").read_text())
+    said = " ".join(record["messages"])
+    assert "extra.ipynb: a symbolic link" in said and "pipe.ipynb: a named pipe" in said
     feedback = (course / "feedback" / "mallory" / A / NB.replace(".ipynb", ".html")).read_text()
     hidden = [ln for ln in Path(targets["tests"]).read_text().splitlines() if len(ln.strip()) > 30]
     assert hidden and not [ln for ln in hidden if ln in feedback]
@@ -178,6 +215,22 @@ def test_hostile_notebook_through_nnkit_autograde(request: pytest.FixtureRequest
     book = {s: gradebook_scores(A, s, course) for s in ("alice", "bob", "mallory")}
     totals = {s: sum(v[0] for k, v in b.items() if v[1]) for s, b in book.items()}
     assert totals["alice"] == totals["bob"] == totals["mallory"] > 0, totals
+
+
+def _zip_bomb(path: Path) -> None:
+    """A small .npz whose one member inflates to 300 MB."""
+    import zipfile
+
+    import numpy as np
+
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (300 << 17,)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("param/W1.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            chunk = bytes(1 << 20)
+            for _ in range(300):
+                f.write(chunk)
 
 
 def _comm(p: Path) -> str:

@@ -278,6 +278,8 @@ def read_bytes(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file; not read")
+        if st.st_nlink > 1:
+            raise OSError(errno.EMLINK, "a hard link to another file; not read")
         if st.st_size > max_bytes:
             raise OSError(errno.EFBIG, f"larger than {max_bytes / 2**20:g} MB; not read")
         os.set_blocking(fd, True)
