@@ -312,8 +312,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "windows always step by 1",
         (
-            "patch = xp[:, :, _window(i, stride, h_out), _window(j, stride, w_out)]",
-            "patch = xp[:, :, _window(i, 1, h_out), _window(j, 1, w_out)]",
+            "r, c = i * stride, j * stride\n                    window = xp[",
+            "r, c = i, j\n                    window = xp[",
         ),
     ),
     _m(
@@ -322,8 +322,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "true convolution (kernel flipped)",
         (
-            "np.tensordot(patch, w[:, :, i, j], axes=([1], [1]))",
-            "np.tensordot(patch, w[:, :, hh - 1 - i, ww - 1 - j], axes=([1], [1]))",
+            "out[k, m, i, j] = np.sum(window * w[m]) + b[m]",
+            "out[k, m, i, j] = np.sum(window * w[m, :, ::-1, ::-1]) + b[m]",
         ),
     ),
     _m(
@@ -331,7 +331,10 @@ MUTANTS: tuple[Mutant, ...] = (
         "conv_forward_naive",
         L,
         "bias not added",
-        ("out = out.transpose(0, 3, 1, 2) + b[:, None, None]", "out = out.transpose(0, 3, 1, 2)"),
+        (
+            "out[k, m, i, j] = np.sum(window * w[m]) + b[m]",
+            "out[k, m, i, j] = np.sum(window * w[m])",
+        ),
     ),
     _m(
         "conv_backward_pad_slice",
@@ -353,8 +356,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "assumes stride == pool size",
         (
-            "x[:, :, _window(i, stride, h_out), _window(j, stride, w_out)]",
-            "x[:, :, _window(i, ph, h_out), _window(j, pw, w_out)]",
+            "r, c = i * stride, j * stride\n                    out[k, m, i, j] = np.max(",
+            "r, c = i * ph, j * pw\n                    out[k, m, i, j] = np.max(",
         ),
     ),
     _m(
@@ -363,8 +366,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "= instead of += where windows overlap",
         (
-            "dx[:, :, rows, cols] += dout * (argmax == i * pw + j)",
-            "dx[:, :, rows, cols] = dout * (argmax == i * pw + j)",
+            "dx[k, m, r + di, c + dj] += dout[k, m, i, j]",
+            "dx[k, m, r + di, c + dj] = dout[k, m, i, j]",
         ),
     ),
     _m(
@@ -373,8 +376,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "spreads dout as average pooling",
         (
-            "dx[:, :, rows, cols] += dout * (argmax == i * pw + j)",
-            "dx[:, :, rows, cols] += dout / (ph * pw)",
+            "dx[k, m, r + di, c + dj] += dout[k, m, i, j]",
+            "dx[k, m, r : r + ph, c : c + pw] += dout[k, m, i, j] / (ph * pw)",
         ),
     ),
     # ---- sandwiches -------------------------------------------------------------------
@@ -394,8 +397,8 @@ MUTANTS: tuple[Mutant, ...] = (
         U,
         "relu gradient forgotten",
         (
-            "return conv_backward_naive(relu_backward(ds, relu_cache), conv_cache)",
-            "return conv_backward_naive(ds, conv_cache)",
+            "return conv_backward_fast(relu_backward(ds, relu_cache), conv_cache)",
+            "return conv_backward_fast(ds, conv_cache)",
         ),
     ),
     # ---- update rules -----------------------------------------------------------------
@@ -626,16 +629,6 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             "np.random.choice(num_train, batch_size)",
             "np.random.choice(num_train, batch_size, replace=False)",
-        ),
-    ),
-    _m(
-        "nn_epoch_floor_division",
-        "TwoLayerNet",
-        N,
-        "iterations_per_epoch = N // batch_size",
-        (
-            "iterations_per_epoch = max(num_train / batch_size, 1)",
-            "iterations_per_epoch = max(num_train // batch_size, 1)",
         ),
     ),
 )
