@@ -75,6 +75,15 @@ def summary_table(records: list[dict[str, Any]], n_subs: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+def publish_files(src: Path, course_root: Path, student: str, assignment: str) -> None:
+    """Copy a submission's rendered autograded/ and feedback/ files into the course."""
+    for kind in ("autograded", "feedback"):
+        dest = course_root / kind / student / assignment
+        for f in sorted((src / kind).glob("*")) if (src / kind).is_dir() else []:
+            dest.mkdir(parents=True, exist_ok=True)
+            atomic_write(dest / f.name, f.read_bytes())
+
+
 def write_outputs(
     subs: list[Submission],
     store: ResultStore,
@@ -97,13 +106,11 @@ def write_outputs(
 
         graded = [r for r in records if r["status"] == "graded"]
         update_gradebook(db_url, graded, course_root)
-        if course_root is not None and any("cells" in r for r in graded):
-            from nnkit.course.publish import Publisher
-
-            pub = Publisher(course_root)
+        if course_root is not None:
             for r in graded:
-                if "cells" in r:
-                    pub.publish(r, store.notebooks(r["assignment"], r["student"]))
+                src = store.published(r["assignment"], r["student"])
+                if src is not None:
+                    publish_files(src, course_root, r["student"], r["assignment"])
     if report and records:
         from nnkit.batch.report import write_report
 

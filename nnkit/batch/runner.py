@@ -171,6 +171,14 @@ class _Lock:
         self.f.close()
 
 
+def _release(course_root: Path | None, assignment: str) -> tuple[tuple[str, str], ...]:
+    """The release notebooks of an assignment (what autograded notebooks are repaired from)."""
+    folder = (course_root or Path("/nonexistent")) / "release" / assignment
+    if not folder.is_dir():
+        return ()
+    return tuple((p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.ipynb")))
+
+
 def _ensure_course_assignments(course_root: Path, assignments: set[str]) -> None:
     """The gradebook knows every course assignment graded here (its cells come from
     ``generate_assignment``); assignments outside the course need nothing."""
@@ -198,15 +206,25 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     with _Lock(cfg.out_dir):
         store.remove_stale_temporaries()
         todo = [s for s in subs if cfg.force or not store.is_current(s, grader)]
+        releases = {a: _release(cfg.course_root, a) for a in {s.assignment for s in todo}}
         tasks = (
-            make_task(s, grader, index, cfg.grade_fn, cfg.grade_kwargs, cfg.execute) for s in todo
+            make_task(
+                s,
+                grader,
+                index,
+                cfg.grade_fn,
+                cfg.grade_kwargs,
+                cfg.execute,
+                releases[s.assignment],
+            )
+            for s in todo
         )
         bar = tqdm(
             total=len(todo), desc="grading", unit="sub", file=stream, disable=not cfg.progress
         )
 
         def on_outcome(task: GradeTask, out: Outcome) -> None:
-            store.write_notebooks(task.assignment, task.student, out.notebooks)
+            store.write_published(task.assignment, task.student, out.notebooks)
             store.write(out.record, out.seconds)
             counts["graded"] += 1
             counts["errors"] += out.record["status"] != "graded"

@@ -77,24 +77,22 @@ class ResultStore:
     def timing_path(self, assignment: str, student: str) -> Path:
         return self.root / assignment / f"{student}.time.json"
 
-    def notebook_dir(self, assignment: str, student: str) -> Path:
-        return self.root.parent / "executed" / assignment / student
+    def published_dir(self, assignment: str, student: str) -> Path:
+        return self.root.parent / "published" / assignment / student
 
-    def write_notebooks(
-        self, assignment: str, student: str, notebooks: Iterable[tuple[str, str]]
+    def write_published(
+        self, assignment: str, student: str, files: Iterable[tuple[str, str]]
     ) -> None:
-        """Store the executed notebooks of a submission (before its record: see ``write``)."""
-        folder = self.notebook_dir(assignment, student)
-        for name, text in notebooks:
-            safe = Path(name).name
-            if safe.endswith(".ipynb") and not safe.startswith("."):
-                atomic_write(folder / safe, text.encode("utf-8"))
+        """Store what a submission publishes (before its record: see ``write``)."""
+        folder = self.published_dir(assignment, student)
+        for rel, text in files:
+            parts = Path(rel).parts
+            if len(parts) == 2 and not any(p.startswith(".") or p == ".." for p in parts):
+                atomic_write(folder / rel, text.encode("utf-8"))
 
-    def notebooks(self, assignment: str, student: str) -> dict[str, str]:
-        folder = self.notebook_dir(assignment, student)
-        if not folder.is_dir():
-            return {}
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.ipynb"))}
+    def published(self, assignment: str, student: str) -> Path | None:
+        folder = self.published_dir(assignment, student)
+        return folder if folder.is_dir() else None
 
     def load(self, assignment: str, student: str) -> dict[str, Any] | None:
         """The stored record, or None if there is none (or it cannot be read)."""

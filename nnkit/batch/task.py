@@ -21,6 +21,7 @@ from typing import Any
 
 from nnkit.batch.discover import Submission
 from nnkit.batch.triage import CourseIndex, stage
+from nnkit.course.publish import render
 from nnkit.course.scoring import course_cells
 from nnkit.execution import execute_notebooks
 from nnkit.results import SubmissionResult
@@ -47,6 +48,7 @@ class GradeTask:
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: tuple[tuple[str, Any], ...] = ()
     execute: bool = False  # run the notebooks in the sandbox for their outputs
+    release: tuple[tuple[str, str], ...] = ()  # the assignment's release notebooks (name, JSON)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Outcome:
 
     record: dict[str, Any]
     seconds: float
-    notebooks: tuple[tuple[str, str], ...] = ()
+    notebooks: tuple[tuple[str, str], ...] = ()  # relative path -> text, see course.publish
 
 
 def make_task(
@@ -66,6 +68,7 @@ def make_task(
     grade_fn: str = DEFAULT_GRADE_FN,
     grade_kwargs: dict[str, Any] | None = None,
     execute: bool = False,
+    release: tuple[tuple[str, str], ...] = (),
 ) -> GradeTask:
     """Read a submission's files into a task with :func:`nnkit.staging.read_tree` (no link
     followed, regular files only, size caps; what it left out becomes messages)."""
@@ -81,6 +84,7 @@ def make_task(
         grade_fn=grade_fn,
         grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
         execute=execute,
+        release=release,
     )
 
 
@@ -183,8 +187,13 @@ def run_task(task: GradeTask) -> Outcome:
             incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
             record = _record(task, "error" if incomplete else "graded", body)
         record = _scrub(record, folder)
+    published: dict[str, str] = {}
+    if executed and "cells" in record and record["status"] == "graded":
+        published = render(record, executed, dict(task.release))
+    elif executed:
+        published = {f"executed/{k}": v for k, v in executed.items()}
     return Outcome(
         record=record,
         seconds=round(time.perf_counter() - t0, 3),
-        notebooks=tuple(sorted(executed.items())),
+        notebooks=tuple(sorted(published.items())),
     )

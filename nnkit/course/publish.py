@@ -1,6 +1,7 @@
-"""Put graded submissions where nbgrader and students look: autograded/ and feedback/.
+"""What a graded submission shows nbgrader and the student: autograded/ and feedback/.
 
-For each graded record of a course assignment (written by the trusted side only):
+For each graded record of a course assignment (rendered by the trusted side, in the grading
+worker; written by the batch process):
 
 * ``autograded/<s>/<a>/<nb>.ipynb``: the notebook as executed in the sandbox, with the grade
   cells' nbgrader metadata (and the source of locked cells) restored from the release, so
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import html
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import nbformat
@@ -137,43 +138,37 @@ def feedback_notebook(nb: dict[str, Any], record: dict[str, Any]) -> nbformat.No
     return fb
 
 
-class Publisher:
-    """Writes autograded notebooks and feedback HTML for one course (one HTML exporter)."""
+_EXPORTER: Any = None
 
-    def __init__(self, course_root: Path) -> None:
+
+def _exporter() -> Any:
+    """One HTML exporter per process (building one loads the templates: ~0.3 s)."""
+    global _EXPORTER
+    if _EXPORTER is None:
         from nbconvert import HTMLExporter
 
-        self.root = course_root
-        self.exporter = HTMLExporter()
-        self._release: dict[tuple[str, str], dict[str, Any] | None] = {}
+        _EXPORTER = HTMLExporter()
+    return _EXPORTER
 
-    def release_notebook(self, assignment: str, name: str) -> dict[str, Any] | None:
-        key = (assignment, name)
-        if key not in self._release:
-            path = self.root / "release" / assignment / name
-            try:
-                self._release[key] = nbformat.read(path, as_version=4)
-            except (OSError, ValueError):
-                self._release[key] = None
-        return self._release[key]
 
-    def publish(self, record: dict[str, Any], notebooks: dict[str, str]) -> None:
-        a, s = record["assignment"], record["student"]
-        auto = self.root / "autograded" / s / a
-        fb_dir = self.root / "feedback" / s / a
-        auto.mkdir(parents=True, exist_ok=True)
-        fb_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in sorted(notebooks.items()):
-            name = PurePosixPath(name).name
-            if not name.endswith(".ipynb") or name.startswith("."):
-                continue
-            nb = nbformat.reads(text, as_version=4)
-            release = self.release_notebook(a, name)
-            if release is not None:
-                rel = copy.deepcopy(release)
-                repair_notebook(nb, rel)
-                add_missing_cells(nb, rel)
-            nbformat.write(nb, auto / name)
-            body, _ = self.exporter.from_notebook_node(feedback_notebook(nb, record))
-            (fb_dir / name.replace(".ipynb", ".html")).write_text(body, encoding="utf-8")
-        (fb_dir / "grading_report.md").write_text(report_markdown(record) + "\n")
+def render(
+    record: dict[str, Any], notebooks: dict[str, str], release: dict[str, str]
+) -> dict[str, str]:
+    """What a graded submission publishes, as relative path -> text: ``autograded/<nb>``
+    (release metadata, locked and deleted cells restored) and ``feedback/<nb>.html`` plus
+    ``feedback/grading_report.md``. Runs in the grading worker, in parallel."""
+    out: dict[str, str] = {}
+    for name, text in sorted(notebooks.items()):
+        name = PurePosixPath(name).name
+        if not name.endswith(".ipynb") or name.startswith("."):
+            continue
+        nb = nbformat.reads(text, as_version=4)
+        if name in release:
+            rel = nbformat.reads(release[name], as_version=4)
+            repair_notebook(nb, rel)
+            add_missing_cells(nb, rel)
+        out[f"autograded/{name}"] = nbformat.writes(nb)
+        body, _ = _exporter().from_notebook_node(feedback_notebook(nb, record))
+        out[f"feedback/{name.removesuffix('.ipynb')}.html"] = body
+    out["feedback/grading_report.md"] = report_markdown(record) + "\n"
+    return out

@@ -42,12 +42,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.batch.outputs",
             "nnkit.batch.report",
             "nnkit.batch.gradebook",
-            "nnkit.course.publish",
             "nnkit.batch.store",
         ),
     ),
     ("pipeline", ("nnkit.batch.task", "nnkit.execution")),
-    ("engine", ("nnkit.grade", "nnkit.pytest_plugin", "nnkit.course.scoring")),
+    (
+        "engine",
+        ("nnkit.grade", "nnkit.pytest_plugin", "nnkit.course.scoring", "nnkit.course.publish"),
+    ),
     (
         "parts",
         (
