@@ -23,7 +23,7 @@ from nnkit.results import SubmissionResult
 from nnkit.staging import read_tree, write_tree
 
 from .build_notebooks import ASSIGNMENTS
-from .release import ReleaseError, run_nbgrader
+from .release import ReleaseError, course_dir, run_nbgrader
 from .scoring import CellScore, StudentGrade, score_cells
 
 COURSE_ID = "nnkit"
@@ -170,17 +170,6 @@ def gradebook_scores(
 # -------------------------------------------------------------------------------------------
 # command line
 # -------------------------------------------------------------------------------------------
-
-
-def course_dir(path: Path | None) -> Path:
-    """The course to act on: ``--course DIR``, else the current directory."""
-    root = (path or Path.cwd()).resolve()
-    if not (root / "nbgrader_config.py").is_file():
-        raise SystemExit(
-            f"nnkit: {root} is not a course directory (no nbgrader_config.py); "
-            "run from your course root or pass --course DIR"
-        )
-    return root
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

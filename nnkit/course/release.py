@@ -197,6 +197,17 @@ def check_current(assignment: str, root: Path = ROOT) -> list[str]:
 # -------------------------------------------------------------------------------------------
 
 
+def course_dir(path: Path | None) -> Path:
+    """The course to act on: ``--course DIR``, else the current directory."""
+    root = (path or Path.cwd()).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise SystemExit(
+            f"nnkit: {root} is not a course directory (no nbgrader_config.py); "
+            "run from your course root or pass --course DIR"
+        )
+    return root
+
+
 def add_arguments(parser) -> None:  # noqa: ANN001 - argparse parser
     parser.add_argument(
         "assignments", nargs="*", default=[], help=f"default: all ({', '.join(ASSIGNMENTS)})"
@@ -206,6 +217,7 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse parser
         action="store_true",
         help="do not write release/: fail if it is stale or not clean",
     )
+    parser.add_argument("--course", type=Path, help="course root (default: current directory)")
 
 
 def run(args) -> int:  # noqa: ANN001 - argparse namespace
@@ -214,10 +226,11 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
     if unknown:
         print(f"unknown assignment(s): {', '.join(sorted(unknown))}")
         return 2
+    root = course_dir(args.course)
     for a in args.assignments or ASSIGNMENTS:
         if args.check:
-            stale = check_current(a)
-            problems = verify_release(a, ROOT / "release" / a)
+            stale = check_current(a, root)
+            problems = verify_release(a, root / "release" / a, root)
             for p in stale:
                 print(f"release/{a}/{p}: differs from a fresh generation")
             for p in problems:
@@ -225,7 +238,7 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
             status |= bool(stale or problems)
         else:
             try:
-                print(f"{release(a).relative_to(ROOT)}: generated and verified")
+                print(f"{release(a, root).relative_to(root)}: generated and verified")
             except ReleaseError as e:
                 print(e)
                 status = 1
