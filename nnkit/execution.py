@@ -50,6 +50,7 @@ def execute_notebooks(
             continue  # staging has reported it
         boxes: list[jail.Sandbox] = []
         with tempfile.TemporaryDirectory(prefix="nnkit-exec-") as scratch:
+            os.chmod(scratch, 0o711)  # without namespaces the sandbox uid must reach it
             scratch_dir = Path(scratch) / "work"
 
             def launch(

@@ -205,3 +205,29 @@ def test_without_any_layer_the_worker_refuses_unless_told(tmp_path: Path) -> Non
         assert "cannot reach" in out.stdout and "chmod o+x" in out.stdout, out.stderr[-2000:]
     else:
         assert out.stdout.strip() == "ran 1", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("disabled", ["", "namespaces", "namespaces,landlock"])
+def test_a_notebook_runs_under_every_combination_of_layers(disabled: str) -> None:
+    """The notebook runner works with all layers, Landlock alone, and rlimits alone."""
+    probe = """
+    import json, tempfile
+    from pathlib import Path
+    import nbformat
+    from nnkit.execution import execute_notebooks
+    d = Path(tempfile.mkdtemp()) / "a"
+    d.mkdir()
+    (d / "helper.py").write_text("VALUE = 41\\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from helper import VALUE\\nprint(VALUE + 1)")]
+    nbformat.write(nb, d / "t.ipynb")
+    out, msgs = execute_notebooks(d, [d / "t.ipynb"])
+    cell = json.loads(out["t.ipynb"])["cells"][0]
+    print(json.dumps([msgs, [o.get("text") for o in cell["outputs"]]]))
+    """
+    env = {**os.environ, "NNKIT_SANDBOX_DISABLE": disabled, "NNKIT_UNSAFE_NO_ISOLATION": "1"}
+    cmd = [sys.executable, "-c", textwrap.dedent(probe)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    if os.geteuid() == 0 and disabled == "namespaces,landlock" and "cannot reach" in out.stderr:
+        pytest.skip("this Python is not reachable for the sandbox uid without namespaces")
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], ["42\n"]], out.stderr[-2000:]
