@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pipeline.py [--students N] [--rounds R]
 
-The class mixes correct, stub, buggy and hostile convnets notebooks. Side A: ``nnkit
+The class mixes correct, stub, buggy, hostile and broken convnets notebooks. Side A: ``nnkit
 autograde`` (execution in the sandbox + hidden suites + gradebook + feedback) with 1 and with
 2 workers; side B: plain ``nbgrader autograde`` of the same class (kernel execution only,
 unsandboxed, its default preprocessors restored for the benchmark). Prints each round's
@@ -47,9 +47,16 @@ def make_class(root: Path, n: int) -> Path:
         ),
         "hostile": S.input_transformer_attack(ref, "conv_forward"),
     }
-    names = list(kinds)
+    names = [*kinds, "broken"]
     for i in range(n):
-        S.write_submission(kinds[names[i % 4]], course / "submitted" / f"s{i:03d}" / A)
+        kind = names[i % len(names)]
+        dest = course / "submitted" / f"s{i:03d}" / A
+        if kind == "broken":  # a notebook cut off in the middle of its JSON
+            S.write_submission(ref, dest)
+            nb = dest / "ConvolutionalNetworks.ipynb"
+            nb.write_bytes(nb.read_bytes()[:5000])
+        else:
+            S.write_submission(kinds[kind], dest)
     return course
 
 
