@@ -57,6 +57,7 @@ class Isolation:
     userns: bool  # bwrap can create a user namespace (needed when not root)
     landlock_abi: int  # 0: no Landlock
     cgroup: bool
+    disabled: frozenset[str] = frozenset()  # layers turned off through NNKIT_SANDBOX_DISABLE
 
     @property
     def namespaces(self) -> bool:
@@ -79,6 +80,8 @@ class Isolation:
                 f"bwrap {self.bwrap}"
                 + (" (user namespace)" if self.userns else " (as root)" if self.bwrap else "")
                 if self.bwrap
+                else f"disabled by {DISABLE_ENV}"
+                if "namespaces" in self.disabled
                 else "unprivileged user namespaces are disabled (see docs/sandbox.md)",
             ),
             Layer(
@@ -87,7 +90,11 @@ class Isolation:
                 "file-system allow-list (read-only Python, write only the scratch dir)"
                 + ("; TCP bind/connect denied" if abi >= 4 else "")
                 + ("; signals and abstract sockets scoped to the sandbox" if abi >= 6 else ""),
-                f"ABI {abi}" if abi else "not available in this kernel",
+                f"ABI {abi}"
+                if abi
+                else f"disabled by {DISABLE_ENV}"
+                if "landlock" in self.disabled
+                else "not available in this kernel (Linux >= 5.13 with Landlock enabled)",
             ),
             Layer(
                 "uid",
@@ -178,6 +185,7 @@ def detect() -> Isolation:
         userns=userns,
         landlock_abi=abi,
         cgroup=_cgroup_possible(),
+        disabled=frozenset(off),
     )
 
 

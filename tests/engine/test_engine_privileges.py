@@ -231,3 +231,22 @@ def test_a_notebook_runs_under_every_combination_of_layers(disabled: str) -> Non
     if os.geteuid() == 0 and disabled == "namespaces,landlock" and "cannot reach" in out.stderr:
         pytest.skip("this Python is not reachable for the sandbox uid without namespaces")
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], ["42\n"]], out.stderr[-2000:]
+
+
+def test_doctor_reports_every_layer_and_the_verdict() -> None:
+    cmd = [sys.executable, "-m", "nnkit", "doctor"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NNKIT_")}
+    ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    iso = detect()
+    lines = ok.stdout.splitlines()
+    for layer in iso.layers():
+        mark = "[on ]" if layer.active else "[off]"
+        assert any(ln.strip().startswith(f"{mark} {layer.name}") for ln in lines), layer.name
+    assert ok.returncode == (0 if iso.isolating else 1)
+    env["NNKIT_SANDBOX_DISABLE"] = "namespaces,landlock"
+    off = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert off.returncode == 1 and "NO isolating layer" in off.stdout
+    assert "[off] namespaces" in off.stdout and "[off] landlock" in off.stdout
+    cmd.insert(3, "--unsafe-no-isolation")
+    accepted = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert accepted.returncode == 0 and "accepted the risk" in accepted.stdout
