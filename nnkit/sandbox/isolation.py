@@ -23,6 +23,7 @@ import functools
 import os
 import shutil
 import subprocess
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,11 +211,14 @@ def report(iso: Isolation | None = None) -> str:
     """The doctor's table: one line per layer."""
     iso = iso or detect()
     lines = [f"nnkit sandbox on this host ({'root' if iso.root else 'not root'}):"]
+    pad = " " * 19
     for layer in iso.layers():
         mark = "on " if layer.active else "off"
-        lines.append(f"  [{mark}] {layer.name:<10} {layer.guarantee}")
+        text = textwrap.wrap(layer.guarantee, 78)
+        lines.append(f"  [{mark}] {layer.name:<10} {text[0]}")
+        lines += [pad + t for t in text[1:]]
         if layer.detail:
-            lines.append(f"         {'':<10} {layer.detail}")
+            lines.append(f"{pad}({layer.detail})")
     if iso.isolating:
         lines.append("student code runs isolated: grading is allowed")
     elif unsafe_accepted():
