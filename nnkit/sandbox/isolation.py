@@ -78,8 +78,7 @@ class Isolation:
                 "private file-system view (only Python, its packages read-only, the "
                 "submission and one size-capped scratch dir), own pid/network/IPC namespaces: "
                 "no network, no other process visible, every process killed at the end",
-                f"bwrap {self.bwrap}"
-                + (" (user namespace)" if self.userns else " (as root)" if self.bwrap else "")
+                f"bwrap {self.bwrap}, " + ("run as root" if self.root else "in a user namespace")
                 if self.bwrap
                 else f"disabled by {DISABLE_ENV}"
                 if "namespaces" in self.disabled
