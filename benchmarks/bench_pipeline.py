@@ -66,7 +66,8 @@ def reset(course: Path) -> None:
     (course / "gradebook.db").unlink(missing_ok=True)
 
 
-def timed(cmd: list[str], course: Path) -> float:
+def timed(cmd: list[str], course: Path, check: bool = True) -> float:
+    """Seconds of one grading run (nbgrader exits 1 when some notebook was broken)."""
     reset(course)
     subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", A, "--force", "--quiet"],
@@ -76,8 +77,14 @@ def timed(cmd: list[str], course: Path) -> float:
         capture_output=True,
     )
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=course, env=nbgrader_env(), check=True, capture_output=True)
-    return time.perf_counter() - t
+    done = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if check and done.returncode != 0:
+        raise SystemExit(f"{cmd[2:5]} failed:\n{done.stderr[-2000:]}")
+    graded = len(list((course / "autograded").glob(f"*/{A}")))
+    if graded == 0:
+        raise SystemExit(f"{cmd[2:5]} graded nothing:\n{done.stderr[-2000:]}")
+    return seconds
 
 
 def main() -> None:
@@ -92,9 +99,9 @@ def main() -> None:
         r1, r2 = [], []
         for r in range(args.rounds):
             t1 = timed([*nnkit, "1"], course)
-            tb = timed(plain, course)
+            tb = timed(plain, course, check=False)
             t2 = timed([*nnkit, "2"], course)
-            tb2 = timed(plain, course)
+            tb2 = timed(plain, course, check=False)
             r1.append(t1 / tb)
             r2.append(t2 / tb2)
             print(
