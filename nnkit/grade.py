@@ -236,8 +236,3 @@ def grade(
         result.messages += tail
     result.execution_time = time.monotonic() - start
     return result
-
-
-def result_for(paths: Any, student_id: str = "anonymous", **kw: Any) -> dict[str, Any]:
-    """Convenience: the Gradescope dict of :func:`grade`."""
-    return grade(paths, student_id, **kw).to_gradescope()

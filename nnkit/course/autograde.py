@@ -64,12 +64,6 @@ def ensure_assignment(assignment: str, course_root: Path) -> None:
         )
 
 
-def submitted_students(assignment: str, course_root: Path) -> list[str]:
-    """Students with a folder submitted/<s>/<assignment>/."""
-    sub = course_root / "submitted"
-    return sorted(p.parent.name for p in sub.glob(f"*/{assignment}") if p.is_dir())
-
-
 def _grade_id(cell: dict) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
