@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from nnkit.errors import UsageError
 from nnkit.results import SubmissionResult
 from nnkit.staging import read_tree, write_tree
 
@@ -176,15 +177,15 @@ def course_dir(path: Path | None) -> Path:
     """The course to act on: ``--course DIR``, else the current directory."""
     root = (path or Path.cwd()).resolve()
     if not (root / "nbgrader_config.py").is_file():
-        raise SystemExit(
-            f"nnkit: {root} is not a course directory (no nbgrader_config.py); "
+        raise UsageError(
+            f"{root} is not a course directory (no nbgrader_config.py); "
             "run from your course root or pass --course DIR"
         )
     return root
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("assignment", choices=ASSIGNMENTS)
+    parser.add_argument("assignment", help=f"one of {', '.join(ASSIGNMENTS)}")
     parser.add_argument(
         "--student",
         action="append",
@@ -203,6 +204,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.assignment not in ASSIGNMENTS:
+        raise UsageError(f"unknown assignment {args.assignment!r}; known: {', '.join(ASSIGNMENTS)}")
     course = course_dir(args.course)
     grades = autograde(
         args.assignment,

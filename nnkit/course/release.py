@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from nnkit.errors import UsageError
+
 from .build_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
 from .notebook import BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG
 
@@ -212,8 +214,9 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
     status = 0
     unknown = set(args.assignments) - set(ASSIGNMENTS)
     if unknown:
-        print(f"unknown assignment(s): {', '.join(sorted(unknown))}")
-        return 2
+        raise UsageError(
+            f"unknown assignment(s) {', '.join(sorted(unknown))}; known: {', '.join(ASSIGNMENTS)}"
+        )
     for a in args.assignments or ASSIGNMENTS:
         if args.check:
             stale = check_current(a)
