@@ -176,6 +176,14 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{p} does not exist; check the path (was it submitted?)")
     if len(paths) > 1 and any(p.is_dir() for p in paths):
         raise UsageError("give one folder, or the files of one submission, not both")
+    if len(paths) == 1 and paths[0].is_dir():
+        top = [n for n in read_tree(paths[0]).files if "/" not in n]
+        if not any(n.endswith((".ipynb", ".py")) for n in top):
+            raise UsageError(
+                f"no submission in {paths[0]}: it holds no notebook (.ipynb) or module (.py); "
+                "give the folder of one submission, or submitted/ of a class "
+                "(<student>/<assignment>/ folders)"
+            )
     kwargs: dict[str, object] = {"timeout": 5.0 if args.timeout is None else float(args.timeout)}
     if args.no_loops:
         kwargs["no_loops"] = tuple(args.no_loops)
