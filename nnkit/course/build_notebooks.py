@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
     if unknown:
         raise UsageError(
-            f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}"
+            f"unknown assignment(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(ASSIGNMENTS)}"
         )
     for p in build(args.assignments or None):
         print(p.relative_to(ROOT))

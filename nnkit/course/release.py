@@ -215,7 +215,8 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
     unknown = set(args.assignments) - set(ASSIGNMENTS)
     if unknown:
         raise UsageError(
-            f"unknown assignment(s) {', '.join(sorted(unknown))}; known: {', '.join(ASSIGNMENTS)}"
+            f"unknown assignment(s) {', '.join(map(repr, sorted(unknown)))}; "
+            f"known: {', '.join(ASSIGNMENTS)}"
         )
     for a in args.assignments or ASSIGNMENTS:
         if args.check:
