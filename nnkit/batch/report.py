@@ -87,23 +87,39 @@ def percents(records: list[dict[str, Any]]) -> list[float]:
     return [100.0 * r["score"] / r["max_score"] if r["max_score"] else 0.0 for r in records]
 
 
-def _wrap(label: str, width: int = 48) -> str:
-    return "\n".join(textwrap.wrap(label, width)[:2]) or label
+def _wrap(label: str, width: int = 56) -> str:
+    lines = textwrap.wrap(label, width)
+    return "\n".join(lines[:2]) + (" ..." if len(lines) > 2 else "") if lines else label
 
 
-def _barh(rows: list[tuple[str, float]], title: str, path: Path) -> None:
+def _barh(rows: list[tuple[str, float, str]], title: str, path: Path) -> None:
+    """One bar per (label, pass share, group); bars coloured by group, with a legend."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.42 * max(1, len(rows))))
-    ax.barh(range(len(rows)), [100 * r[1] for r in rows], color="#5a9e6f")
+    groups = list(dict.fromkeys(r[2] for r in rows))
+    cmap = plt.get_cmap("tab10")
+    color = {g: cmap(i % 10) for i, g in enumerate(groups)}
+    fig, ax = plt.subplots(figsize=(13, 1.4 + 0.42 * max(1, len(rows))))
+    for i, (_, share, group) in enumerate(rows):
+        ax.barh(i, 100 * share, color=color[group], label=group)
+        ax.text(min(100 * share + 1, 92), i, f"{100 * share:.0f} %", va="center", fontsize=8)
     ax.set_yticks(range(len(rows)), [_wrap(r[0]) for r in rows])
-    for i, r in enumerate(rows):
-        ax.text(min(100 * r[1] + 1, 92), i, f"{100 * r[1]:.0f} %", va="center", fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("students passing (%)")
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title(title, loc="left")
+    if len(groups) > 1:
+        handles, labels = ax.get_legend_handles_labels()
+        seen = dict(zip(labels, handles, strict=True))
+        ax.legend(
+            seen.values(),
+            seen.keys(),
+            fontsize=8,
+            title="topic",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -129,14 +145,14 @@ def _plots(name: str, records: list[dict[str, Any]], out_dir: Path) -> tuple[str
     topics_png = f"report_{name}_topics.png"
     topics = topic_shares(rows)
     _barh(
-        [(f"{t} ({n} tests)", share) for t, share, n, _ in topics],
+        [(f"{t} ({n} tests)", share, "topic") for t, share, n, _ in topics],
         f"{name}: mean pass share per topic",
         out_dir / topics_png,
     )
     tests_png = f"report_{name}_tests.png"
     shown = rows[:MOST_FAILED]
     _barh(
-        [(f"{n} [{topic(n)}]", share) for n, share, _ in shown],
+        [(n, share, topic(n)) for n, share, _ in shown],
         f"{name}: the {len(shown)} most-failed of {len(rows)} tests",
         out_dir / tests_png,
     )
