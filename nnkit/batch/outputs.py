@@ -16,7 +16,7 @@ from typing import Any
 
 from nnkit.batch.discover import Submission
 from nnkit.batch.store import ResultStore, atomic_write
-from nnkit.results import SubmissionResult
+from nnkit.results import HIDDEN_TESTS_VISIBILITY, SubmissionResult
 
 CSV_FIELDS = ("student", "assignment", "score", "max_score", "percent", "status", "messages")
 
@@ -47,11 +47,25 @@ def as_result(record: dict[str, Any], seconds: float = 0.0) -> SubmissionResult:
     return SubmissionResult.from_dict({**record, "execution_time": seconds})
 
 
-def gradescope_json(record: dict[str, Any], seconds: float | None) -> bytes:
-    """Gradescope's results.json for one submission (messages go to its top-level output)."""
-    doc = as_result(record, seconds or 0.0).to_gradescope()
-    doc["score"] = record["score"]  # a course assignment's total is its cells' (= gradebook)
-    return (json.dumps(doc, indent=1) + "\n").encode()
+def gradescope_doc(
+    record: dict[str, Any],
+    seconds: float | None,
+    visibility: str = HIDDEN_TESTS_VISIBILITY,
+    output: str | None = None,
+) -> dict[str, Any]:
+    """Gradescope's results.json of one record (messages go to its top-level output).
+
+    The total is the record's: for a course assignment its grade cells' sum (= gradebook).
+    """
+    result = as_result(record, seconds or 0.0)
+    return result.to_gradescope(score=record["score"], visibility=visibility, output=output)
+
+
+def gradescope_json(
+    record: dict[str, Any], seconds: float | None, visibility: str = HIDDEN_TESTS_VISIBILITY
+) -> bytes:
+    """:func:`gradescope_doc` as the bytes of a file."""
+    return (json.dumps(gradescope_doc(record, seconds, visibility), indent=1) + "\n").encode()
 
 
 def summary_table(records: list[dict[str, Any]], n_subs: dict[str, int]) -> str:

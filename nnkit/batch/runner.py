@@ -36,6 +36,7 @@ from nnkit.batch.task import (
     run_task,
 )
 from nnkit.batch.triage import CourseIndex
+from nnkit.errors import UsageError
 
 
 @dataclass
@@ -163,7 +164,10 @@ class _Lock:
         except BlockingIOError:
             self.f.close()
             folder = Path(self.f.name).parent
-            raise RuntimeError(f"another batch is already writing to {folder}") from None
+            raise UsageError(
+                f"another batch is already writing to {folder}; wait for it to finish or "
+                "pass --out DIR"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -198,6 +202,12 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     subs = discover(cfg.root, cfg.assignment)
     if cfg.students is not None:
         subs = [s for s in subs if s.student in cfg.students]
+    if not subs:
+        which = f" of assignment '{cfg.assignment}'" if cfg.assignment else ""
+        raise UsageError(
+            f"no submissions{which} in {cfg.root}; expected nbgrader's layout "
+            "<submitted>/<student>/<assignment>/ (nbgrader collect, or copy them there)"
+        )
     store = ResultStore(cfg.out_dir)
     grader = grader_fingerprint()
     index = CourseIndex.from_course(cfg.course_root)

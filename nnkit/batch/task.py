@@ -24,7 +24,7 @@ from nnkit.batch.triage import CourseIndex, stage
 from nnkit.course.publish import render
 from nnkit.course.scoring import course_cells
 from nnkit.execution import execute_notebooks
-from nnkit.results import SubmissionResult
+from nnkit.results import SubmissionResult, json_points
 from nnkit.staging import read_tree
 
 #: Version of the result record layout.
@@ -96,11 +96,21 @@ def resolve(path: str) -> Callable[..., Any]:
 
 def result_to_record(result: SubmissionResult) -> dict[str, Any]:
     """The grade part of a result (its timing is stored apart: it is not a grade)."""
-    data = result.to_gradescope()
-    data.pop("execution_time", None)
-    data.pop("output", None)
-    data["messages"] = list(result.messages)
-    return data
+    data = result.to_dict()
+    return {
+        "score": data["score"],
+        "max_score": data["max_score"],
+        "tests": [
+            {
+                "name": t.name,
+                "score": json_points(t.score),
+                "max_score": json_points(t.max_score),
+                "output": t.output,
+            }
+            for t in result.tests
+        ],
+        "messages": data["messages"],
+    }
 
 
 _TMP = re.escape(tempfile.gettempdir().rstrip("/"))

@@ -70,6 +70,31 @@ class CourseIndex:
                     best = (overlap, a, name)
         return None if best is None else (best[1], best[2])
 
+    def owners(self, nb_name: str, grade_ids: set[str]) -> list[str]:
+        """The assignments a notebook belongs to by its nbgrader grade ids (by its file name
+        when it has none of the release's ids); more than one when that is a tie."""
+        best: dict[str, int] = {}
+        for a, specs in self.assignments.items():
+            for name, spec in specs.items():
+                weight = len(grade_ids & spec.grade_ids) * 2 + (name == nb_name)
+                best[a] = max(best.get(a, 0), weight)
+        top = max(best.values(), default=0)
+        return sorted(a for a, w in best.items() if w == top) if top else []
+
+    def assignment_of(self, files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
+        """Notebook name -> the assignments it may belong to, for the top-level notebooks of a
+        submission (read with the kit's one notebook reader; unreadable ones are left out)."""
+        out: dict[str, list[str]] = {}
+        for rel, data in files:
+            if "/" in rel or not rel.endswith(".ipynb"):
+                continue
+            nb, _ = read_notebook(rel, data)
+            if nb is None:
+                continue
+            gids = {g for c in nb["cells"] if (g := grade_id(c))}
+            out[rel] = self.owners(rel, gids)
+        return out
+
 
 def _spec(path: Path) -> NotebookSpec:
     nb, _ = read_notebook(path.name, path.read_bytes())
@@ -104,6 +129,7 @@ class Staged:
     folder: Path
     code_files: list[Path] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    release_notebooks: set[str] = field(default_factory=set)  # the release's, as submitted
 
 
 def _stage_notebook(
@@ -125,8 +151,11 @@ def _stage_notebook(
             f"not of '{assignment}'; it was not graded"
         )
         return None
-    if spec is None and owner is not None:
+    if spec is not None:
+        st.release_notebooks.add(name)
+    elif owner is not None:
         spec = specs[owner[1]]
+        st.release_notebooks.add(owner[1])
 
     code = [c.source for c in code_cells(nb)]
     if not any(s.strip() for s in code):
@@ -191,6 +220,11 @@ def stage(
         st.messages.append("no gradable notebook or .py module in the submission")
 
     specs = index.assignments.get(assignment, {})
+    if st.code_files and any(p.suffix == ".ipynb" for p in st.code_files):
+        for nb_name in sorted(set(specs) - present - st.release_notebooks):
+            st.messages.append(
+                f"{nb_name} of the release was not submitted; the tests of its code score 0"
+            )
     expected = set().union(*(s.names for s in specs.values())) if specs else set()
     if st.code_files and expected:
         extra = sorted(defined - expected)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from nnkit.errors import UsageError
 from nnkit.results import SubmissionResult
 from nnkit.staging import read_tree, write_tree
 
@@ -167,7 +168,7 @@ def gradebook_scores(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("assignment", choices=ASSIGNMENTS)
+    parser.add_argument("assignment", help=f"one of {', '.join(ASSIGNMENTS)}")
     parser.add_argument(
         "--student",
         action="append",
@@ -186,6 +187,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.assignment not in ASSIGNMENTS:
+        raise UsageError(f"unknown assignment {args.assignment!r}; known: {', '.join(ASSIGNMENTS)}")
     course = course_dir(args.course)
     grades = autograde(
         args.assignment,

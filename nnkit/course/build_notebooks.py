@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from nnkit.errors import UsageError
+
 from .notebook import GradeCell, NotebookSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +117,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
+    if unknown:
+        raise UsageError(
+            f"unknown assignment(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(ASSIGNMENTS)}"
+        )
     for p in build(args.assignments or None):
         print(p.relative_to(ROOT))
     return 0

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from nnkit.errors import UsageError
+
 from .build_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
 from .notebook import BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG
 
@@ -201,8 +203,8 @@ def course_dir(path: Path | None) -> Path:
     """The course to act on: ``--course DIR``, else the current directory."""
     root = (path or Path.cwd()).resolve()
     if not (root / "nbgrader_config.py").is_file():
-        raise SystemExit(
-            f"nnkit: {root} is not a course directory (no nbgrader_config.py); "
+        raise UsageError(
+            f"{root} is not a course directory (no nbgrader_config.py); "
             "run from your course root or pass --course DIR"
         )
     return root
@@ -224,8 +226,10 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
     status = 0
     unknown = set(args.assignments) - set(ASSIGNMENTS)
     if unknown:
-        print(f"unknown assignment(s): {', '.join(sorted(unknown))}")
-        return 2
+        raise UsageError(
+            f"unknown assignment(s) {', '.join(map(repr, sorted(unknown)))}; "
+            f"known: {', '.join(ASSIGNMENTS)}"
+        )
     root = course_dir(args.course)
     for a in args.assignments or ASSIGNMENTS:
         if args.check:

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.batch.cli",
             "nnkit.batch.__main__",
             "nnkit.grade_cli",
+            "nnkit.gradescope",
         ),
     ),
     (
@@ -59,6 +60,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.results",
             "nnkit.heldout",
             "nnkit.staging",
+            "nnkit.errors",
             "nnkit.make_bundled_data",
             "nnkit",
         ),
