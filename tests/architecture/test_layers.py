@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.course.release",
             "nnkit.batch.runner",
             "nnkit.batch.dask_runner",
+            "nnkit.course.manifest",
         ),
     ),
     (
@@ -54,6 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.batch.",
             "nnkit.course.",
             "nnkit.policy",
+            "nnkit.intake",
             "nnkit.results",
             "nnkit.heldout",
             "nnkit.staging",
