@@ -23,6 +23,8 @@ from nnkit.batch.discover import Submission
 from nnkit.batch.triage import CourseIndex, stage
 from nnkit.course.scoring import course_cells
 from nnkit.execution import execute_notebooks
+from nnkit.late import LateRule, timestamp_of
+from nnkit.late import apply as apply_late
 from nnkit.results import SubmissionResult
 from nnkit.staging import read_tree
 
@@ -47,6 +49,7 @@ class GradeTask:
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: tuple[tuple[str, Any], ...] = ()
     execute: bool = False  # run the notebooks in the sandbox for their outputs
+    late: LateRule | None = None  # the course's late policy for this submission (nnkit.late)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ def make_task(
     grade_fn: str = DEFAULT_GRADE_FN,
     grade_kwargs: dict[str, Any] | None = None,
     execute: bool = False,
+    late: LateRule | None = None,
 ) -> GradeTask:
     """Read a submission's files into a task with :func:`nnkit.staging.read_tree` (no link
     followed, regular files only, size caps; what it left out becomes messages)."""
@@ -81,6 +85,7 @@ def make_task(
         grade_fn=grade_fn,
         grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
         execute=execute,
+        late=late,
     )
 
 
@@ -183,6 +188,8 @@ def run_task(task: GradeTask) -> Outcome:
             incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
             record = _record(task, "error" if incomplete else "graded", body)
         record = _scrub(record, folder)
+    if task.late is not None:  # the penalty entry, from nbgrader's timestamp.txt
+        record = apply_late(record, timestamp_of(task.files), task.late)
     return Outcome(
         record=record,
         seconds=round(time.perf_counter() - t0, 3),

@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.course.",
             "nnkit.policy",
             "nnkit.intake",
+            "nnkit.late",
             "nnkit.results",
             "nnkit.heldout",
             "nnkit.staging",
