@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "release": ("nnkit.course.release", "nbgrader generate_assignment + leak checks"),
     "autograde": ("nnkit.course.autograde", "grade an assignment's submissions into the course"),
     "doctor": ("nnkit.doctor", "which sandbox layers this host offers and what they guarantee"),
+    "similarity": ("nnkit.similarity", "class report of code similarity in the solution regions"),
+    "lms-export": ("nnkit.lms", "the gradebook's final scores as a Canvas (or generic) CSV"),
 }
 
 

@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.batch.runner",
             "nnkit.batch.dask_runner",
             "nnkit.course.manifest",
+            "nnkit.lms",
+            "nnkit.similarity",
         ),
     ),
     (
