@@ -196,3 +196,23 @@ def test_a_check_cell_inside_the_checked_notebook_does_nothing(tmp_path: Path) -
     (folder / NB).write_text(json.dumps(nb))
     report = selfcheck(folder)
     assert not [m for m in _findings(report, "test") if "raised" in m]
+
+
+def test_a_check_cell_does_nothing_when_the_grader_executes_the_notebook(tmp_path: Path) -> None:
+    from nnkit.execution import execute_notebooks
+
+    folder = tmp_path / A
+    folder.mkdir()
+    _library(folder)
+    cell = "from nnlib.selfcheck import check\nprint(check(quiet=True).findings[0].message)"
+    nb = {
+        "cells": [{"cell_type": "code", "id": "c1", "metadata": {}, "source": cell, "outputs": []}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (folder / "Check.ipynb").write_text(json.dumps(nb))
+    executed, _ = execute_notebooks(folder, [folder / "Check.ipynb"])
+    out = json.loads(executed["Check.ipynb"])["cells"][0]["outputs"]
+    text = "".join("".join(o.get("text", "")) for o in out)
+    assert "the self-check does not run inside the grader (skipped)" in text, out
