@@ -38,6 +38,20 @@ c.CourseDirectory.ignore = [
 c.Autograde.sanitize_preprocessors = ["nnkit.course.refuse.RefuseUnsandboxedAutograde"]
 c.Autograde.autograde_preprocessors = ["nnkit.course.refuse.RefuseUnsandboxedAutograde"]
 
+# --- late penalties (nnkit) -------------------------------------------------------------------
+# `nnkit autograde` and `nnkit grade submitted/` compare nbgrader's timestamp.txt of each
+# submission with the due date (plus the student's nbgrader extension, if any). Later than the
+# grace period, a submission loses `per_day` percent of the points it earned for every started
+# day after the due date, at most `cap` percent. The penalty is in the result record, the CSV,
+# the gradebook (late_submission_penalty, subtracted by `nbgrader export`) and the feedback.
+c.NnkitLate.per_day = 0  # percent per started day late; 0 = no late penalties
+c.NnkitLate.grace_minutes = 15
+c.NnkitLate.cap = 50  # percent
+# assignment -> due date ("YYYY-MM-DD HH:MM:SS" and a time zone: "UTC", "Europe/Berlin",
+# "+0200"); an assignment not listed uses the gradebook's due date
+# (`nbgrader db assignment add two_layer_net --duedate="2025-10-10 23:59:00 UTC"`).
+c.NnkitLate.due = {}
+
 # --- feedback ---------------------------------------------------------------------------------
 # Hidden test regions are stripped from the HTML (nbgrader copies them otherwise), and so
 # are the tracebacks of test cells (they quote the code around a failing line).

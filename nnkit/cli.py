@@ -31,6 +31,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "autograde": ("nnkit.course.autograde", "grade an assignment's submissions into the course"),
     "doctor": ("nnkit.doctor", "which sandbox layers this host offers and what they guarantee"),
     "gradescope": ("nnkit.gradescope", "build a Gradescope autograder zip for an assignment"),
+    "similarity": ("nnkit.similarity", "class report of code similarity in the solution regions"),
+    "lms-export": ("nnkit.lms", "the gradebook's final scores as a Canvas (or generic) CSV"),
 }
 #: Commands that run student code: they stop before anything runs when nothing isolates it.
 RUNS_STUDENT_CODE = frozenset({"grade", "autograde", "demo"})

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from nnkit.notebooks import show_name
+from .notebooks import show_name
 
 #: A file larger than this is not read (a notebook with gigabytes of output).
 MAX_FILE_BYTES = 100 * 2**20

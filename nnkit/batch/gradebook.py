@@ -78,9 +78,18 @@ def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
             gb.update_or_create_submission(a, s, timestamp=_timestamp(course_root, s, a))
             cells = [(nb, cell, score) for nb, cell, score, _mx in r["cells"]]
             problems += store_cell_scores(gb, a, s, cells)
+            _store_penalty(gb.find_submission(a, s).notebooks, r)
         gb.db.commit()
     for p in problems:
         print(f"gradebook: {p}", file=sys.stderr)
+
+
+def _store_penalty(notebooks: Any, record: dict[str, Any]) -> None:
+    """The record's late penalty as nbgrader's ``late_submission_penalty`` (which the
+    formgrader shows and ``nbgrader export`` subtracts): on the first notebook, 0 on the rest."""
+    penalty = float(record["late"]["penalty"]) if record.get("late") else 0.0
+    for i, nb in enumerate(sorted(notebooks, key=lambda n: n.name)):
+        nb.late_submission_penalty = penalty if i == 0 and penalty else None
 
 
 def _timestamp(course_root: Path, student: str, assignment: str) -> Any:
@@ -120,6 +129,7 @@ def _write_engine_notebook(db_url: str, records: list[dict[str, Any]]) -> None:
                     gb.update_or_create_submission(a, s)
                     grade = gb.find_grade(api, ENGINE_NOTEBOOK, a, s)
                 grade.auto_score = scores.get(api, (0.0, 0.0))[0]
+            _store_penalty([gb.find_submission_notebook(ENGINE_NOTEBOOK, a, s)], r)
         gb.db.commit()
 
 

@@ -18,7 +18,17 @@ from nnkit.batch.discover import Submission
 from nnkit.batch.store import ResultStore, atomic_write
 from nnkit.results import HIDDEN_TESTS_VISIBILITY, SubmissionResult
 
-CSV_FIELDS = ("student", "assignment", "score", "max_score", "percent", "status", "messages")
+CSV_FIELDS = (
+    "student",
+    "assignment",
+    "score",
+    "max_score",
+    "percent",
+    "status",
+    "raw_score",  # before the late penalty (nnkit.late)
+    "late_penalty",
+    "messages",
+)
 
 
 def grades_csv(records: list[dict[str, Any]]) -> bytes:
@@ -28,6 +38,7 @@ def grades_csv(records: list[dict[str, Any]]) -> bytes:
     w.writerow(CSV_FIELDS)
     for r in sorted(records, key=lambda r: (r["assignment"], r["student"])):
         pct = 100.0 * r["score"] / r["max_score"] if r["max_score"] else 0.0
+        late = r.get("late")
         w.writerow(
             [
                 r["student"],
@@ -36,6 +47,8 @@ def grades_csv(records: list[dict[str, Any]]) -> bytes:
                 r["max_score"],
                 f"{pct:.1f}",
                 r["status"],
+                late["raw_score"] if late else r["score"],
+                late["penalty"] if late else 0,
                 " | ".join(r["messages"]),
             ]
         )

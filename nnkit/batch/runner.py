@@ -37,6 +37,9 @@ from nnkit.batch.task import (
 )
 from nnkit.batch.triage import CourseIndex
 from nnkit.errors import UsageError
+from nnkit.late import TIMESTAMP_FILE, LateRule, gradebook_dates, load_policy
+from nnkit.late import apply as apply_late
+from nnkit.staging import read_files
 
 
 @dataclass
@@ -57,6 +60,7 @@ class BatchConfig:
     execute: bool = True  # run notebooks in the sandbox (outputs for autograded/ and feedback)
     progress: bool = True
     report: bool = True
+    late: bool = True  # apply the course's late policy (nnkit.late; nbgrader_config.py)
 
     def resolved(self) -> BatchConfig:
         """The same configuration with every default filled in and paths made absolute."""
@@ -194,6 +198,45 @@ def _ensure_course_assignments(course_root: Path, assignments: set[str]) -> None
             ensure_assignment(a, course_root)
 
 
+def _late_rules(cfg: BatchConfig, subs: list[Submission]) -> dict[tuple[str, str], LateRule]:
+    """(assignment, student) -> the late rule of that submission (none: no penalty)."""
+    policy = load_policy(cfg.course_root) if cfg.late else None
+    if policy is None:
+        return {}
+    dues: dict[str, Any] = {}
+    extensions: dict[tuple[str, str], Any] = {}
+    db = cfg.db_url or ""
+    if db and (not db.startswith("sqlite:///") or Path(db.removeprefix("sqlite:///")).is_file()):
+        from nnkit.batch.gradebook import _alembic_on_path
+
+        _alembic_on_path()
+        dues, extensions = gradebook_dates(db, {s.assignment for s in subs})
+    rules = {}
+    for s in subs:
+        key = (s.assignment, s.student)
+        rule = policy.rule(s.assignment, dues.get(s.assignment), extensions.get(key))
+        if rule is not None:
+            rules[key] = rule
+    return rules
+
+
+def _timestamp(sub: Submission) -> str | None:
+    data = read_files(sub.path, [TIMESTAMP_FILE]).files.get(TIMESTAMP_FILE)
+    return None if data is None else data[:256].decode("utf-8", errors="replace")
+
+
+def _restamp(subs: list[Submission], store: ResultStore, rules: dict) -> None:
+    """Apply the current late rules to records graded before (a new due date, extension or
+    policy needs no regrading): records change only when their penalty does."""
+    for s in subs:
+        rec = store.load(s.assignment, s.student)
+        if rec is None or rec.get("status") != "graded":
+            continue
+        new = apply_late(rec, _timestamp(s), rules.get((s.assignment, s.student)))
+        if new != rec:
+            store.write(new, store.seconds(s.assignment, s.student) or 0.0)
+
+
 def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary:
     """Grade every submission under ``config.root`` that is not graded yet; write all outputs."""
     cfg = config.resolved()
@@ -212,6 +255,7 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     grader = grader_fingerprint()
     index = CourseIndex.from_course(cfg.course_root)
     counts = {"graded": 0, "errors": 0}
+    rules = _late_rules(cfg, subs)
 
     with _Lock(cfg.out_dir):
         store.remove_stale_temporaries()
@@ -225,7 +269,8 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
                 cfg.grade_fn,
                 cfg.grade_kwargs,
                 cfg.execute,
-                releases[s.assignment],
+                release=releases[s.assignment],
+                late=rules.get((s.assignment, s.student)),
             )
             for s in todo
         )
@@ -250,6 +295,8 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
                 run_local(tasks, cfg.workers, on_outcome)
         finally:
             bar.close()
+        graded_now = {(s.assignment, s.student) for s in todo}
+        _restamp([s for s in subs if (s.assignment, s.student) not in graded_now], store, rules)
         if cfg.db_url and cfg.course_root is not None:
             _ensure_course_assignments(cfg.course_root, {s.assignment for s in subs})
         table = write_outputs(

@@ -24,6 +24,8 @@ from nnkit.batch.triage import CourseIndex, stage
 from nnkit.course.publish import render
 from nnkit.course.scoring import course_cells
 from nnkit.execution import execute_notebooks
+from nnkit.late import LateRule, timestamp_of
+from nnkit.late import apply as apply_late
 from nnkit.results import SubmissionResult, json_points
 from nnkit.staging import read_tree
 
@@ -49,6 +51,7 @@ class GradeTask:
     grade_kwargs: tuple[tuple[str, Any], ...] = ()
     execute: bool = False  # run the notebooks in the sandbox for their outputs
     release: tuple[tuple[str, str], ...] = ()  # the assignment's release notebooks (name, JSON)
+    late: LateRule | None = None  # the course's late policy for this submission (nnkit.late)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def make_task(
     grade_kwargs: dict[str, Any] | None = None,
     execute: bool = False,
     release: tuple[tuple[str, str], ...] = (),
+    late: LateRule | None = None,
 ) -> GradeTask:
     """Read a submission's files into a task with :func:`nnkit.staging.read_tree` (no link
     followed, regular files only, size caps; what it left out becomes messages)."""
@@ -85,6 +89,7 @@ def make_task(
         grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
         execute=execute,
         release=release,
+        late=late,
     )
 
 
@@ -197,6 +202,8 @@ def run_task(task: GradeTask) -> Outcome:
             incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
             record = _record(task, "error" if incomplete else "graded", body)
         record = _scrub(record, folder)
+    if task.late is not None:  # the penalty entry, from nbgrader's timestamp.txt
+        record = apply_late(record, timestamp_of(task.files), task.late)
     published: dict[str, str] = {}
     if executed and "cells" in record and record["status"] == "graded":
         published = render(record, executed, dict(task.release))

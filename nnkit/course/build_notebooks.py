@@ -24,8 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ("two_layer_net", "fully_connected", "convnets")
 
 #: Files shipped in every release's ``nnlib/`` besides the student library itself:
-#: (name inside nnlib/, path relative to the repository root).
-EXTRA_LIBRARY_FILES = {"loader.py": "nnkit/loader.py", "notebooks.py": "nnkit/notebooks.py"}
+#: (name inside nnlib/, path relative to the repository root). The grader's own notebook
+#: reader and loader (``import_notebook``), and what the students' self-check
+#: (``nnlib/selfcheck.py``) runs: the folder reader, the intake rules, the policy rules.
+EXTRA_LIBRARY_FILES = {
+    "loader.py": "nnkit/loader.py",
+    "notebooks.py": "nnkit/notebooks.py",
+    "staging.py": "nnkit/staging.py",
+    "intake.py": "nnkit/intake.py",
+    "policy.py": "nnkit/policy.py",
+}
 
 
 def _content(assignment: str) -> Callable[[], list[NotebookSpec]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import nbformat
 
+from nnkit.late import PREFIX as LATE_PREFIX
 from nnkit.results import SubmissionResult
 
 _HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -110,6 +111,13 @@ def report_markdown(record: dict[str, Any]) -> str:
         f"**Score: {res.score:g} / {res.max_score:g}** (hidden tests, run in a sandbox)",
         "",
     ]
+    late = record.get("late")
+    if late:
+        lines += [
+            f"**Late submission: -{late['penalty']:g} points.** {html.escape(late['text'])}; "
+            f"the assignment's score is {record['score']:g} / {record['max_score']:g}.",
+            "",
+        ]
     lost = [t for t in res.tests if t.score < t.max_score or t.score < 0]
     if lost:
         lines += ["| test | points | why |", "| --- | --- | --- |"]
@@ -118,7 +126,7 @@ def report_markdown(record: dict[str, Any]) -> str:
             lines.append(f"| {html.escape(t.name)} | {t.score:g} / {t.max_score:g} | {why} |")
     else:
         lines.append("Every hidden test passed.")
-    notes = [m for m in record.get("messages", []) if m]
+    notes = [m for m in record.get("messages", []) if m and not m.startswith(LATE_PREFIX)]
     if notes:
         lines += ["", "Notes:", ""] + [f"- {html.escape(m[:300])}" for m in notes[:30]]
     return "\n".join(lines)

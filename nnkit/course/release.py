@@ -160,8 +160,12 @@ def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> lis
 def release(assignment: str, root: Path = ROOT) -> Path:
     """Regenerate root/release/<a> (throw-away gradebook), verify it, return its path.
 
-    The library symlinks of source/<a>/nnlib/ are refreshed first (files added to nnlib/).
+    The self-check's manifest (``nnlib/selfcheck.json``) and the library symlinks of
+    source/<a>/nnlib/ are refreshed first (files added to nnlib/).
     """
+    from . import manifest
+
+    manifest.write(root)
     link_library(root / "source" / assignment, root)
     with tempfile.TemporaryDirectory() as tmp:
         generate(assignment, root, db_url=f"sqlite:///{Path(tmp) / 'release.db'}")
@@ -231,6 +235,12 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
             f"known: {', '.join(ASSIGNMENTS)}"
         )
     root = course_dir(args.course)
+    if args.check:
+        from . import manifest
+
+        if manifest.stale():
+            print(f"{manifest.MANIFEST}: stale; run `nnkit release`")
+            status = 1
     for a in args.assignments or ASSIGNMENTS:
         if args.check:
             stale = check_current(a, root)

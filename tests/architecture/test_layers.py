@@ -35,6 +35,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.course.release",
             "nnkit.batch.runner",
             "nnkit.batch.dask_runner",
+            "nnkit.course.manifest",
+            "nnkit.lms",
+            "nnkit.similarity",
         ),
     ),
     (
@@ -57,6 +60,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.batch.",
             "nnkit.course.",
             "nnkit.policy",
+            "nnkit.intake",
+            "nnkit.late",
             "nnkit.results",
             "nnkit.heldout",
             "nnkit.staging",

@@ -31,6 +31,8 @@ ALLOWED_IMPORTS = {
     "numpy", "matplotlib", "__future__", "argparse", "collections", "dataclasses", "gzip",
     "hashlib", "io", "json", "math", "os", "pathlib", "pickle", "random", "re", "shutil", "stat",
     "struct", "sys", "tarfile", "tempfile", "typing", "urllib", "zipfile",
+    # the self-check (nnlib/selfcheck.py): running notebooks and definitions in a child process
+    "ast", "contextlib", "importlib", "subprocess", "time", "types",
 }  # fmt: skip
 
 
