@@ -121,44 +121,58 @@ class _Im2col:
 
     Row (c, kh, kw) holds, for every output (n, i, j), the input value under filter tap
     (c, kh, kw): one copy from a strided view of the (zero-padded) input. The last row is
-    ones, for the bias. The scratch arrays are taken from the pool once per pass.
+    ones, for the bias. The scratch arrays are taken from the pool once per pass; with `keep`
+    the columns of all samples are kept (each chunk in its place), else one chunk's are reused.
     """
 
     def __init__(self, x: np.ndarray, geometry: tuple[int, ...], chunk: int, keep: bool) -> None:
         N, C, H, W, HH, WW, stride, pad, Ho, Wo = geometry
-        self.x, self.geometry, self.K, self.P = x, geometry, C * HH * WW, Ho * Wo
-        dtype = x.dtype
-        self.xp = None
+        self.x, self.geometry, self.K, self.P, self.keep = x, geometry, C * HH * WW, Ho * Wo, keep
+        dtype = self.dtype = x.dtype
+        it = dtype.itemsize
         if pad:
             # The border of xp is zeros from the buffer's creation, never written.
-            shape = (C, chunk, H + 2 * pad, W + 2 * pad)
-            self.xp = _POOL.get(f"conv_xpad{H}x{W}p{pad}", shape, dtype)
-        # keep: columns of all samples, each chunk in its place; else one chunk's, reused.
-        self.keep = keep
+            Hp, Wp = H + 2 * pad, W + 2 * pad
+            self.xp = _POOL.get(f"conv_xpad{H}x{W}p{pad}", (C, chunk, Hp, Wp), dtype)
+            sC, sN, sH, sW = chunk * Hp * Wp * it, Hp * Wp * it, Wp * it, it
+        else:
+            self.xp = None
+            sN, sC, sH, sW = x.strides
+        self.tap_strides = (sC, sH, sW, sN, sH * stride, sW * stride)
         width = N if keep else chunk
         self.cols = _POOL.get(f"conv_cols{keep}", (self.K + 1, width * self.P), dtype)
         self.cols[self.K] = 1
+        self._views: dict[int, tuple[Any, ...]] = {}
 
     def __call__(self, n0: int, n1: int) -> np.ndarray:
-        N, C, H, W, HH, WW, stride, pad, Ho, Wo = self.geometry
         m = n1 - n0
-        if self.xp is not None:
-            src = self.xp[:, :m]
-            src[:, :, pad : pad + H, pad : pad + W] = self.x[n0:n1].transpose(1, 0, 2, 3)
-            sC, sN, sH, sW = src.strides
+        views = self._views.get(m)
+        if views is None:
+            views = self._views[m] = self._make_views(m)
+        xp_in, taps, dest, cols_m = views
+        if xp_in is not None:
+            np.copyto(xp_in, self.x[n0:n1].transpose(1, 0, 2, 3))
         else:
-            src = self.x[n0:n1]
-            sN, sC, sH, sW = src.strides
-        taps = as_strided(
-            src,
-            shape=(C, HH, WW, m, Ho, Wo),
-            strides=(sC, sH, sW, sN, sH * stride, sW * stride),
-            writeable=False,
-        )
-        start = n0 * self.P if self.keep else 0
-        cols = self.cols[:, start : start + m * self.P]
-        np.copyto(cols[: self.K].reshape(C, HH, WW, m, Ho, Wo), taps)
-        return cols
+            taps = as_strided(self.x[n0:n1], taps.shape, self.tap_strides, writeable=False)
+        if self.keep:
+            cols = self.cols[:, n0 * self.P : n1 * self.P]
+            np.copyto(cols[: self.K].reshape(taps.shape), taps)
+            return cols
+        np.copyto(dest, taps)
+        return cols_m
+
+    def _make_views(self, m: int) -> tuple[Any, ...]:
+        """Views for chunks of m samples: xp's interior, the taps, the columns."""
+        N, C, H, W, HH, WW, stride, pad, Ho, Wo = self.geometry
+        shape = (C, HH, WW, m, Ho, Wo)
+        xp_in, taps = None, np.empty((0,) * 6)
+        if self.xp is not None:
+            xp_in = self.xp[:, :m, pad : pad + H, pad : pad + W]
+            taps = np.ndarray(shape, self.dtype, buffer=self.xp, strides=self.tap_strides)
+        else:
+            taps = np.lib.stride_tricks.as_strided(taps, shape, (0,) * 6, writeable=False)
+        cols_m = self.cols[:, : m * self.P]
+        return xp_in, taps, cols_m[: self.K].reshape(shape), cols_m
 
 
 def conv_forward_fast(
@@ -250,44 +264,61 @@ def conv_backward_fast(
                 nh, nw = len(range(rh, HH, s)), len(range(rw, WW, s))
                 strides = (R, HH * WW * T, s * WW * T - Qw, s * T - 1, 1)
                 phases.append((rh, rw, (rh * WW + rw) * T * it, nh, nw, [d * it for d in strides]))
+    transposed = dtype == np.float32  # (cols @ dout.T) is the faster order there (OpenBLAS)
+    dwb = np.zeros((K + 1, F) if transposed else (F, K + 1), dtype=dtype)
     if kept_cols is None:
-        dwb = np.zeros((F, K + 1), dtype=dtype)
         im2col = _Im2col(x, geometry, chunk, False)
     else:
-        dwb = _dw_chunk(dout.reshape(N, F, P), kept_cols.reshape(K + 1, N, P))
+        _add_dw(dwb, dout.reshape(N, F, P), kept_cols.reshape(K + 1, N, P), transposed)
+    views: dict[int, tuple[Any, ...]] = {}
+    dx_flat = dx_pad.reshape(N, C, Qh * Qw) if s == 1 else None
     for n0 in range(0, N, chunk):
         n1 = min(N, n0 + chunk)
         m = n1 - n0
+        if m not in views:
+            wide_in = wide[:, :m, :L].reshape(F, m, Ho, Qw)[:, :, :, :Wo]
+            if m == 1:  # one product without the zero tail
+                product = (wide[:, 0, :L], taps[:, 0, :L])
+            else:
+                product = (wide[:, :m].reshape(F, m * R), taps[:, :m].reshape(K, m * R))
+            shifted = [
+                (
+                    np.ndarray(
+                        (m, C, nh, nw, Qh * Qw), dtype, buffer=taps, offset=off, strides=strides
+                    ),
+                    rh,
+                    rw,
+                )
+                for rh, rw, off, nh, nw, strides in phases
+            ]
+            summed = None if flat is None else (flat[:m], flat[:m].reshape(m, C, Qh, Qw))
+            views[m] = (wide_in, product, shifted, summed)
+        wide_in, (wide_m, taps_m), shifted, summed = views[m]
+        d = dout[n0:n1]
         if kept_cols is None:
             cols = im2col(n0, n1)
-            dwb += _dw_chunk(dout[n0:n1].reshape(m, F, P), cols.reshape(K + 1, m, P))
-        d = dout[n0:n1].transpose(1, 0, 2, 3)
-        if m == 1:  # one product without the zero tail
-            wide[:, 0, :L].reshape(F, Ho, Qw)[:, :, :Wo] = d[:, 0]
-            np.matmul(w2t, wide[:, 0, :L], out=taps[:, 0, :L])
-        else:
-            wide[:, :m, :L].reshape(F, m, Ho, Qw)[:, :, :, :Wo] = d
-            np.matmul(w2t, wide[:, :m].reshape(F, m * R), out=taps[:, :m].reshape(K, m * R))
-        for rh, rw, offset, nh, nw, strides in phases:
-            shifted = np.ndarray(
-                (m, C, nh, nw, Qh * Qw), dtype, buffer=taps, offset=offset, strides=strides
-            )
-            if flat is None:
-                np.add.reduce(shifted, axis=(2, 3), out=dx_pad[n0:n1].reshape(m, C, Qh * Qw))
+            _add_dw(dwb, d.reshape(m, F, P), cols.reshape(K + 1, m, P), transposed)
+        np.copyto(wide_in, d.transpose(1, 0, 2, 3))
+        np.matmul(w2t, wide_m, out=taps_m)
+        for view, rh, rw in shifted:
+            if summed is None:
+                np.add.reduce(view, axis=(2, 3), out=dx_flat[n0:n1])
             else:
-                np.add.reduce(shifted, axis=(2, 3), out=flat[:m])
-                target = interleaved[n0:n1, :, :, rh, :, rw]
-                np.copyto(target, flat[:m].reshape(m, C, Qh, Qw))
+                np.add.reduce(view, axis=(2, 3), out=summed[0])
+                np.copyto(interleaved[n0:n1, :, :, rh, :, rw], summed[1])
+    dwb = dwb.T if transposed else dwb
     dw, db = dwb[:, :K].reshape(w_shape), dwb[:, K].copy()
     return dx_pad[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
-def _dw_chunk(d: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Sum over samples n of d[n] (F, P) @ cols[:, n].T (P, K + 1), for d (m, F, P) and
-    cols (K + 1, m, P); in float32 the transposed product is the faster order on OpenBLAS."""
-    if d.dtype == np.float32:
-        return np.matmul(cols.transpose(1, 0, 2), d.transpose(0, 2, 1)).sum(axis=0).T
-    return np.matmul(d, cols.transpose(1, 2, 0)).sum(axis=0)
+def _add_dw(dwb: np.ndarray, d: np.ndarray, cols: np.ndarray, transposed: bool) -> None:
+    """dwb += the sum over samples n of d[n] (F, P) @ cols[:, n].T (P, K + 1), for d
+    (m, F, P) and cols (K + 1, m, P); dwb holds the transpose when `transposed`."""
+    if transposed:
+        prods = np.matmul(cols.transpose(1, 0, 2), d.transpose(0, 2, 1))
+    else:
+        prods = np.matmul(d, cols.transpose(1, 2, 0))
+    dwb += prods[0] if len(prods) == 1 else prods.sum(axis=0)
 
 
 def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]) -> tuple[int, ...]:
