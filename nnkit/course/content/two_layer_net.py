@@ -54,8 +54,15 @@ def notebook() -> NotebookSpec:
     with $x_0 = 1.0$, $w_0 = 0.3$, $w_1 = -0.2$, $b_0 = 0.1$, $b_1 = -0.3$.
 
     Run the forward pass on paper, then apply the chain rule backwards from $z$. Note that
-    $x_0$ reaches $z$ along two paths, but we only ask for the parameters. Write the four
-    derivatives as numbers (plain arithmetic such as `1 * -0.2` is fine; no function calls).
+    $x_0$ reaches $z$ along two paths, but we only ask for the parameters.
+
+    Write each derivative as a number or as an expression that computes it: `-0.2`,
+    `1 * 0.4`, `1/3`, `np.log(10)` and `math.sqrt(2) / 2` all count, and so do names you
+    assign first in the same cell (`x1 = 0.3 * 1.0 + 0.1`, then `dz_dw1 = x1`). Answers are
+    read from the notebook without running it: numbers, arithmetic and the constants and
+    elementary functions of `math` and `numpy` (`np.exp`, `np.log`, `np.sqrt`, `np.tanh`,
+    `max`, `abs`, ...) are understood; anything else (your own functions, arrays) is not an
+    answer and scores zero.
     """)
     nb.solution(
         "t1_answers",
@@ -79,8 +86,11 @@ dz_db1 = 1.0
         4,
         ("dz_dw0", "dz_dw1", "dz_db0", "dz_db1"),
         """
+    import numbers
+
     for name in ["dz_dw0", "dz_dw1", "dz_db0", "dz_db1"]:
-        assert isinstance(globals()[name], (int, float)), f"{name} should be a number"
+        value = globals()[name]
+        assert isinstance(value, numbers.Real) and not isinstance(value, bool), f"{name} should be a number"
     print("answers recorded; they are checked after submission")
     """,
         kind="answer",
@@ -112,7 +122,8 @@ dz_db1 = 1.0
 
     Every linear layer has a weight matrix and a bias vector. How many numbers does each of
     the outputs A, B and C hold for the whole minibatch, and how many learnable parameters
-    does the network have in total?
+    does the network have in total? (Numbers or expressions such as `32 * 1024`, as in
+    part 1.)
     """)
     nb.solution(
         "t2_answers",
