@@ -6,7 +6,7 @@ computed in train mode, with grads keyed like params. The L2 penalty
 ``0.5 * reg * sum(W**2)`` covers the weight matrices only.
 """
 
-# API.md fixes numpy's legacy global random state for the weight draws (np.random.randn).
+# docs/api.md fixes numpy's legacy global random state for the weight draws (np.random.randn).
 # ruff: noqa: NPY002
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Reference layers: the instructor's solution of the layer API (see shared/API.md).
+"""Reference layers: the instructor's solution of the layer API (see docs/api.md).
 
 Every ``*_forward`` returns ``(out, cache)`` and every ``*_backward(dout, cache)`` returns the
 gradients with respect to the forward inputs, in the order of the forward signature. All
@@ -6,7 +6,7 @@ functions keep the dtype of their inputs (float32 in, float32 out) and never mod
 array arguments; the only arguments they write to are the state dicts ``bn_param``.
 """
 
-# API.md fixes numpy's legacy global random state for dropout (np.random.seed / rand).
+# docs/api.md fixes numpy's legacy global random state for dropout (np.random.seed / rand).
 # ruff: noqa: NPY002
 
 from typing import Any
