@@ -1,4 +1,4 @@
-"""Reference layers: the instructor's solution of the layer API (see shared/API.md).
+"""Reference layers: the instructor's solution of the layer API (see docs/api.md).
 
 Every ``*_forward`` returns ``(out, cache)`` and every ``*_backward(dout, cache)`` returns the
 gradients with respect to the forward inputs, in the order of the forward signature. All
@@ -6,7 +6,7 @@ functions keep the dtype of their inputs (float32 in, float32 out) and never mod
 array arguments; the only arguments they write to are the state dicts ``bn_param``.
 """
 
-# API.md fixes numpy's legacy global random state for dropout (np.random.seed / rand).
+# docs/api.md fixes numpy's legacy global random state for dropout (np.random.seed / rand).
 # ruff: noqa: NPY002
 
 from typing import Any
@@ -140,22 +140,6 @@ def mse_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 # ----------------------------------------------------------------------------------------
 
 
-def _normalize(x: np.ndarray, axis, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre and scale x along axis with its biased variance; returns xhat, xc, std."""
-    xc = x - x.mean(axis=axis, keepdims=True)
-    std = np.sqrt((xc**2).mean(axis=axis, keepdims=True) + eps)
-    return xc / std, xc, std
-
-
-def _normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, std: np.ndarray, axis) -> np.ndarray:
-    """Gradient through xhat = (x - mean) / std, statistics taken along axis (closed form)."""
-    return (
-        dxhat
-        - dxhat.mean(axis=axis, keepdims=True)
-        - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True)
-    ) / std
-
-
 def batchnorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
 ) -> tuple[np.ndarray, Cache]:
@@ -240,7 +224,9 @@ def batchnorm_backward_alt(
     dxhat = dout * gamma
     if mode == "test":
         return dxhat / std, dgamma, dbeta
-    return _normalize_backward(dxhat, xhat, std, 0), dgamma, dbeta
+    # Through xhat = (x - mean) / std, with the batch's mean and std depending on x too.
+    dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std
+    return dx, dgamma, dbeta
 
 
 def layernorm_forward(
@@ -255,14 +241,21 @@ def layernorm_forward(
 
     Returns out (N, D) and a cache.
     """
-    xhat, _, std = _normalize(x, 1, ln_param.get("eps", 1e-5))
+    xc = x - x.mean(axis=1, keepdims=True)
+    std = np.sqrt((xc**2).mean(axis=1, keepdims=True) + ln_param.get("eps", 1e-5))
+    xhat = xc / std
     return gamma * xhat + beta, (xhat, std, gamma)
 
 
 def layernorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of layernorm_forward: dx (N, D), dgamma (D,), dbeta (D,)."""
     xhat, std, gamma = cache
-    dx = _normalize_backward(dout * gamma, xhat, std, 1)
+    dxhat = dout * gamma
+    dx = (
+        dxhat
+        - dxhat.mean(axis=1, keepdims=True)
+        - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)
+    ) / std
     return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
 
 
@@ -308,8 +301,10 @@ def spatial_groupnorm_forward(
     Returns out (N, C, H, W) and a cache.
     """
     n, c, _, _ = x.shape
-    xhat, _, std = _normalize(x.reshape(n, G, -1), 2, gn_param.get("eps", 1e-5))
-    xhat = xhat.reshape(x.shape)
+    groups = x.reshape(n, G, -1)
+    xc = groups - groups.mean(axis=2, keepdims=True)
+    std = np.sqrt((xc**2).mean(axis=2, keepdims=True) + gn_param.get("eps", 1e-5))
+    xhat = (xc / std).reshape(x.shape)
     out = gamma.reshape(1, c, 1, 1) * xhat + beta.reshape(1, c, 1, 1)
     return out, (G, xhat, std, gamma)
 
@@ -326,7 +321,12 @@ def spatial_groupnorm_backward(
     dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
     dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
     dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, -1)
-    dx = _normalize_backward(dxhat, xhat.reshape(n, G, -1), std, 2)
+    xhat = xhat.reshape(n, G, -1)
+    dx = (
+        dxhat
+        - dxhat.mean(axis=2, keepdims=True)
+        - xhat * (dxhat * xhat).mean(axis=2, keepdims=True)
+    ) / std
     return dx.reshape(dout.shape), dgamma, dbeta
 
 

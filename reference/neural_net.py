@@ -3,7 +3,7 @@
 Loss, gradients and the training loop all live in one class, written directly in numpy.
 """
 
-# API.md fixes numpy's legacy global random state (np.random.randn / choice).
+# docs/api.md fixes numpy's legacy global random state (np.random.randn / choice).
 # ruff: noqa: NPY002
 
 import numpy as np

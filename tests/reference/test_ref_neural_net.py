@@ -1,6 +1,6 @@
 """Reference stand-alone two-layer net: loss, gradients, predict and the train() schedule."""
 
-# The net draws weights and minibatches from numpy's legacy global random state (API.md).
+# The net draws weights and minibatches from numpy's legacy global random state (docs/api.md).
 # ruff: noqa: NPY002
 
 import numpy as np

@@ -14,7 +14,7 @@ import nnlib
 pytestmark = pytest.mark.studentlib
 
 NNLIB = Path(nnlib.__file__).parent
-# Every graded name of the student API (shared/API.md: layers, sandwich layers, update rules
+# Every graded name of the student API (docs/api.md: layers, sandwich layers, update rules
 # except the provided plain sgd, models).
 GRADED = {
     "affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",

@@ -41,7 +41,7 @@ def notebook() -> NotebookSpec:
     from nnlib.fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                                    max_pool_forward_fast)
     from nnlib.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
-    from nnlib.plotting import plot_training, visualize_grid
+    from nnlib.plotting import plot_training, plot_weights
     from nnlib.solver import Solver
 
     plt.rcParams["figure.figsize"] = (9.0, 6.0)
@@ -68,11 +68,15 @@ def notebook() -> NotebookSpec:
             "batchnorm_forward",
             "batchnorm_backward_alt",
         ],
+        task="paste your `affine_forward`, `affine_backward`, `relu_forward`, `relu_backward`, "
+        "`softmax_loss`, `batchnorm_forward` and `batchnorm_backward_alt` from "
+        "`fully_connected` (not graded again)",
     )
     nb.reference(
         "previous_sandwich",
         "reference.layer_utils",
         ["affine_relu_forward", "affine_relu_backward"],
+        task="paste your `affine_relu_forward` and `affine_relu_backward` (not graded again)",
     )
     nb.code("""
     raw = load_dataset()
@@ -148,19 +152,21 @@ def notebook() -> NotebookSpec:
     out, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
     print(f"naive convolution of two {size}x{size} images: {time.perf_counter() - t0:.2f} s")
 
-    def imshow_noax(img, normalize=True):
+    def imshow_noax(ax, img, normalize=True):
         if normalize:
             img = 255.0 * (img - img.min()) / (img.max() - img.min())
-        plt.imshow(img.astype("uint8"))
-        plt.gca().axis("off")
+        ax.imshow(img.astype("uint8"))
+        ax.axis("off")
 
+    fig, axes = plt.subplots(2, 3, figsize=(10, 7))
     for i in range(2):
-        plt.subplot(2, 3, 3 * i + 1)
-        imshow_noax(x[i].transpose(1, 2, 0), normalize=False)
-        plt.subplot(2, 3, 3 * i + 2)
-        imshow_noax(out[i, 0])
-        plt.subplot(2, 3, 3 * i + 3)
-        imshow_noax(out[i, 1])
+        imshow_noax(axes[i, 0], x[i].transpose(1, 2, 0), normalize=False)
+        imshow_noax(axes[i, 1], out[i, 0])
+        imshow_noax(axes[i, 2], out[i, 1])
+    for ax, title in zip(axes[0], ["input", "filter 0: grey", "filter 1: horizontal edges"]):
+        ax.set_title(title)
+    fig.suptitle("A photo and its mirror image, convolved with two hand-made filters")
+    plt.tight_layout()
     plt.show()
     """)
 
@@ -405,7 +411,7 @@ def notebook() -> NotebookSpec:
     solver.train()
     print("training accuracy", solver.train_acc_history[-1], "validation accuracy",
           solver.val_acc_history[-1])
-    plot_training(solver)
+    plot_training(solver, title=f"ThreeLayerConvNet on {num_train} examples: training loss")
     plt.show()
     """)
     nb.md("""
@@ -431,8 +437,7 @@ def notebook() -> NotebookSpec:
     nb.code("""
     # The learned first-layer filters.
     filters = model.params["W1"].transpose(0, 2, 3, 1)
-    plt.imshow(visualize_grid(filters, padding=1).squeeze(), cmap="gray")
-    plt.axis("off")
+    plot_weights(filters, title=f"The {len(filters)} first-layer filters after one epoch")
     plt.show()
     """)
     nb.question(

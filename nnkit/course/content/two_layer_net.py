@@ -34,7 +34,7 @@ def notebook() -> NotebookSpec:
     from nnlib.data import load_dataset
     from nnlib.gradient_check import eval_numerical_gradient, rel_error
     from nnlib.model_io import save_model
-    from nnlib.plotting import visualize_grid
+    from nnlib.plotting import plot_images, plot_weights
 
     plt.rcParams["figure.figsize"] = (9.0, 6.0)
     plt.rcParams["image.interpolation"] = "nearest"
@@ -48,14 +48,20 @@ def notebook() -> NotebookSpec:
 
     A tiny graph with a skip connection (a residual block in miniature), on scalars:
 
-    $$x_1 = \mathrm{ReLU}(x_0 w_0 + b_0), \qquad y_1 = x_1 w_1 + b_1, \qquad
-    z = \mathrm{ReLU}(y_1 + x_0)$$
+    > x₁ = ReLU(x₀ · w₀ + b₀),   y₁ = x₁ · w₁ + b₁,   z = ReLU(y₁ + x₀)
 
-    with $x_0 = 1.0$, $w_0 = 0.3$, $w_1 = -0.2$, $b_0 = 0.1$, $b_1 = -0.3$.
+    with x₀ = 1.0, w₀ = 0.3, w₁ = −0.2, b₀ = 0.1, b₁ = −0.3.
 
-    Run the forward pass on paper, then apply the chain rule backwards from $z$. Note that
-    $x_0$ reaches $z$ along two paths, but we only ask for the parameters. Write the four
-    derivatives as numbers (plain arithmetic such as `1 * -0.2` is fine; no function calls).
+    Run the forward pass on paper, then apply the chain rule backwards from z. Note that
+    x₀ reaches z along two paths, but we only ask for the parameters.
+
+    Write each derivative as a number or as an expression that computes it: `-0.2`,
+    `1 * 0.4`, `1/3`, `np.log(10)` and `math.sqrt(2) / 2` all count, and so do names you
+    assign first in the same cell (`x1 = 0.3 * 1.0 + 0.1`, then `dz_dw1 = x1`). Answers are
+    read from the notebook without running it: numbers, arithmetic and the constants and
+    elementary functions of `math` and `numpy` (`np.exp`, `np.log`, `np.sqrt`, `np.tanh`,
+    `max`, `abs`, ...) are understood; anything else (your own functions, arrays) is not an
+    answer and scores zero.
     """)
     nb.solution(
         "t1_answers",
@@ -79,16 +85,19 @@ dz_db1 = 1.0
         4,
         ("dz_dw0", "dz_dw1", "dz_db0", "dz_db1"),
         """
+    import numbers
+
     for name in ["dz_dw0", "dz_dw1", "dz_db0", "dz_db1"]:
-        assert isinstance(globals()[name], (int, float)), f"{name} should be a number"
+        value = globals()[name]
+        assert isinstance(value, numbers.Real) and not isinstance(value, bool), f"{name} should be a number"
     print("answers recorded; they are checked after submission")
     """,
         kind="answer",
     )
     nb.md("""
     You can check answers like these numerically: perturb an input by a small `h` and watch
-    how `z` moves. Below we do it for $x_0$ (not asked above: its gradient adds up along
-    both paths, $w_0 w_1 + 1 = 0.94$); do the same for the parameters if you like.
+    how `z` moves. Below we do it for x₀ (not asked above: its gradient adds up along
+    both paths, w₀ · w₁ + 1 = 0.94); do the same for the parameters if you like.
     """)
     nb.code("""
     def forward(x0=1.0, w0=0.3, w1=-0.2, b0=0.1, b1=-0.3):
@@ -112,7 +121,8 @@ dz_db1 = 1.0
 
     Every linear layer has a weight matrix and a bias vector. How many numbers does each of
     the outputs A, B and C hold for the whole minibatch, and how many learnable parameters
-    does the network have in total?
+    does the network have in total? (Numbers or expressions such as `32 * 1024`, as in
+    part 1.)
     """)
     nb.solution(
         "t2_answers",
@@ -152,18 +162,22 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     nb.md(r"""
     ## 3. The gradient of softmax with cross-entropy
 
-    For scores $h_1, \dots, h_C$ the softmax gives $P(y=j) = e^{h_j} / \sum_k e^{h_k}$, and
-    with a one-hot target $y$ the cross-entropy is $L = -\sum_j y_j \log P(y=j)$.
+    For the scores h₁, h₂, … (one per class) the softmax gives
+    P(y = j) = exp(hⱼ) / Σₖ exp(hₖ), and with a one-hot target y the cross-entropy is
+    L = −Σⱼ yⱼ · log P(y = j).
 
-    Show that $\dfrac{\partial L}{\partial h_i} = P(y=i) - y_i$.
+    Show that
 
-    *Hint:* compute $\partial P(y=j) / \partial h_i$ separately for $j = i$ and $j \ne i$,
-    then combine with the chain rule and use $\sum_j y_j = 1$.
+    > ∂L/∂hᵢ = P(y = i) − yᵢ.
+
+    *Hint:* compute ∂P(y = j)/∂hᵢ separately for j = i and j ≠ i, then combine with the
+    chain rule and use Σⱼ yⱼ = 1.
     """)
     nb.question(
         "softmax_derivation",
         4,
-        "Write your derivation below (Markdown and LaTeX).",
+        "Write your derivation below in Markdown (symbols such as ∂, Σ, · and subscripts like "
+        "hᵢ can be copied from the question).",
         r"""
     Write $p_j = P(y=j)$ and $S = \sum_k e^{h_k}$.
 
@@ -286,9 +300,8 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     num_classes = int(y_train.max()) + 1
     print("train", X_train.shape, "val", X_val.shape, "test", X_test.shape)
 
-    grid = visualize_grid(raw["X_train"][:36].transpose(0, 2, 3, 1), padding=1)
-    plt.imshow(grid.squeeze(), cmap="gray")
-    plt.axis("off")
+    plot_images(raw["X_train"][:36].transpose(0, 2, 3, 1), labels=raw["y_train"][:36],
+                title="Training images and their labels")
     plt.show()
     """)
     nb.md("""
@@ -343,13 +356,13 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     plt.tight_layout()
     plt.show()
 
-    def show_net_weights(net):
+    def show_net_weights(net, title):
+        # One image per hidden unit: the weights it gives to each input pixel.
         W1 = net.params["W1"].T.reshape(-1, *image_shape).transpose(0, 2, 3, 1)
-        plt.imshow(visualize_grid(W1, padding=1).squeeze(), cmap="gray")
-        plt.axis("off")
+        plot_weights(W1, title=title)
         plt.show()
 
-    show_net_weights(runs["decay 0.9"][0])
+    show_net_weights(runs["decay 0.9"][0], "First-layer weights (decay 0.9), one tile per hidden unit")
     """)
     nb.question(
         "q_decay",
@@ -403,7 +416,7 @@ for hidden in [64, 128]:
     nb.code("""
     print("validation accuracy:", (best_net.predict(X_val) == y_val).mean())
     print("test accuracy:", (best_net.predict(X_test) == y_test).mean())
-    show_net_weights(best_net)
+    show_net_weights(best_net, "First-layer weights of best_net")
     """)
     nb.tests(
         "best_net_model",

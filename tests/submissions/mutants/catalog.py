@@ -198,8 +198,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "ignores the batch statistics",
         (
-            "return _normalize_backward(dxhat, xhat, std, 0), dgamma, dbeta",
-            "return dxhat / std, dgamma, dbeta",
+            "dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
+            "dx = dxhat / std",
         ),
     ),
     _m(
@@ -208,8 +208,10 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "statistics over the batch, as batchnorm",
         (
-            'xhat, _, std = _normalize(x, 1, ln_param.get("eps", 1e-5))',
-            'xhat, _, std = _normalize(x, 0, ln_param.get("eps", 1e-5))',
+            "    xc = x - x.mean(axis=1, keepdims=True)\n"
+            "    std = np.sqrt((xc**2).mean(axis=1, keepdims=True)",
+            "    xc = x - x.mean(axis=0, keepdims=True)\n"
+            "    std = np.sqrt((xc**2).mean(axis=0, keepdims=True)",
         ),
     ),
     _m(
@@ -217,7 +219,11 @@ MUTANTS: tuple[Mutant, ...] = (
         "layernorm_backward",
         L,
         "dx = dout * gamma / std",
-        ("dx = _normalize_backward(dout * gamma, xhat, std, 1)", "dx = dout * gamma / std"),
+        (
+            "        - dxhat.mean(axis=1, keepdims=True)\n"
+            "        - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)\n",
+            "",
+        ),
     ),
     _m(
         "sbn_reshape_without_transpose",
@@ -246,8 +252,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "normalises each channel alone",
         (
-            "xhat, _, std = _normalize(x.reshape(n, G, -1), 2,",
-            "xhat, _, std = _normalize(x.reshape(n, c, -1), 2,",
+            "groups = x.reshape(n, G, -1)",
+            "groups = x.reshape(n, c, -1)",
         ),
     ),
     _m(
@@ -495,8 +501,8 @@ MUTANTS: tuple[Mutant, ...] = (
         C,
         "reg * sum(W**2) without the 1/2",
         (
-            'loss += 0.5 * self.reg * _l2(p, ["W1", "W2"])',
-            'loss += self.reg * _l2(p, ["W1", "W2"])',
+            'loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in ["W1", "W2"]))',
+            'loss += self.reg * float(sum(np.sum(p[k] ** 2) for k in ["W1", "W2"]))',
         ),
     ),
     _m(
