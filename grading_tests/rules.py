@@ -424,8 +424,6 @@ def make_net(rng, dtype, v):
 # Shared parameter sets
 # ---------------------------------------------------------------------------------------
 
-BATCH_OF_ONE = "a batch of one"
-_N = Param("N", 4, (1,), "batch size (N = 1: a batch of one)")
 
 AFFINE = (
     Param("N", 4, (1,), "batch size"),

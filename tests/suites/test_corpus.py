@@ -61,3 +61,29 @@ def test_a_bug_loses_exactly_the_names_it_breaks(bug: Any, tmp_path: Path) -> No
     for t in res.tests:
         if not t.passed:
             assert t.output and len(t.output) < 600, t.name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="nnkit.loader keeps only definitions and constant assignments: a top-level "
+    "namedtuple(...) call is dropped, so a cache type made that way is undefined",
+)
+def test_a_cache_type_made_by_a_call_at_top_level(tmp_path: Path) -> None:
+    """Students write ``Cache = namedtuple("Cache", "x w")``; it should load."""
+    (tmp_path / "layers.py").write_text(
+        "from collections import namedtuple\n"
+        "import numpy as np\n"
+        'Cache = namedtuple("Cache", "x w")\n'
+        "def affine_forward(x, w, b):\n"
+        "    return x.reshape(x.shape[0], -1) @ w + b, Cache(x, w)\n"
+        "def affine_backward(dout, cache):\n"
+        "    x, w = cache\n"
+        "    return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, "
+        "dout.sum(0)\n",
+        encoding="utf-8",
+    )
+    res = _corpus.grade_on(
+        tmp_path / "layers.py", "namedtuple", [_corpus.GRADING_TESTS / "test_layers.py"]
+    )
+    mine = [t for t in res.tests if t.api_name == "affine_forward"]
+    assert mine and all(t.passed for t in mine)

@@ -146,3 +146,17 @@ def test_checklists_name_every_graded_api() -> None:
     fc = rules.checklist("fully_connected")
     assert "momentum 0.0" in fc and "seed 0" in fc and "N 1" in fc
     assert "conv_forward_naive" not in fc and "pad 0" in rules.checklist("convnets")
+
+
+def test_assignments_of_the_rows_match_the_grader() -> None:
+    """Each row's assignments are exactly where nnkit.grade grades the name."""
+    from nnkit.grade import ASSIGNMENT_APIS, STANDALONE_ASSIGNMENTS
+
+    for assignment, apis in ASSIGNMENT_APIS.items():
+        standalone = assignment in STANDALONE_ASSIGNMENTS
+        for api in apis:
+            row = rules.rule_for(api, standalone=standalone and api == "TwoLayerNet")
+            assert assignment in row.assignments, (assignment, row.key)
+    for r in rules.ALL_RULES:
+        for assignment in r.assignments:
+            assert r.api in ASSIGNMENT_APIS[assignment], (assignment, r.key)
