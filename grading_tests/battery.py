@@ -25,6 +25,7 @@ the value checks of the same name (docs/architecture.md, "Gated credit").
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -755,13 +756,15 @@ def model_inputs(rng: np.random.Generator, rule: Rule, case: Case, dtype) -> tup
     def draw() -> tuple:
         mc = rule.make(rng, dtype, case.values)
         with np_seeded(0):
-            shapes = {k: v.shape for k, v in rule.ref(*mc.args, **mc.kwargs).params.items()}
-        return mc, _random_params(rng, shapes, dtype), mc.X
+            ref_params = rule.ref(*mc.args, **mc.kwargs).params
+        shapes = {k: v.shape for k, v in ref_params.items()}
+        # the model's own dtype (a constructor's default dtype may be float32)
+        return mc, _random_params(rng, shapes, ref_params["W1"].dtype), mc.X
 
     def evaluate(inputs: tuple) -> list[np.ndarray]:
         mc, params, X = inputs
         kwargs = dict(mc.kwargs)
-        if "dtype" in kwargs:
+        if "dtype" in inspect.signature(rule.ref).parameters:  # type: ignore[arg-type]
             kwargs["dtype"] = "float64"
         with np_seeded(0):
             model = rule.ref(*mc.args, **kwargs)
@@ -784,6 +787,7 @@ def _run_model(student: Any, rng: np.random.Generator, rule: Rule, check: Check)
         dtype = np.float64 if check.what == "values" else F32
         for case in [check.case] if check.what == "values" else _f32_cases(rule):
             mc, params = model_inputs(rng, rule, case, dtype)  # type: ignore[arg-type]
+            dtype = params["W1"].dtype.type  # the model's dtype (its default, or as asked)
             desc = _desc(case, dtype)  # type: ignore[arg-type]
             pair = Pair(student, rule, mc, desc, rng, dtype, params)
             X = mc.X.astype(dtype)
@@ -798,16 +802,17 @@ def _run_model(student: Any, rng: np.random.Generator, rule: Rule, check: Check)
                 if labels.shape != expected.shape or not np.array_equal(labels, expected):
                     fail(f"{rule.api}.predict [{desc}]: labels differ from the argmax of scores")
     elif check.what == "state":
-        case = Case("batchnorm", dict(_defaults(rule), normalization="batchnorm"))
-        mc, params = model_inputs(rng, rule, case, np.float64)
-        desc = "batchnorm, two train calls then scores"
-        pair = Pair(student, rule, mc, desc, rng, np.float64, params)
-        for _ in range(2):
-            X = 2.0 * rng.standard_normal(mc.X.shape) + 1.0
-            y = rng.integers(0, mc.kwargs["num_classes"], size=len(X))
-            pair.loss(X, y)
-            pair.ref.loss(X.copy(), y)
-        pair.check_scores(rng.standard_normal(mc.X.shape), rule.tol, np.float64)
+        for hidden in (_defaults(rule)["hidden_dims"], (5, 4, 6, 3)):
+            values = dict(_defaults(rule), normalization="batchnorm", hidden_dims=hidden)
+            mc, params = model_inputs(rng, rule, Case("batchnorm", values), np.float64)
+            desc = f"batchnorm, hidden_dims {list(hidden)}, two train calls then scores"
+            pair = Pair(student, rule, mc, desc, rng, np.float64, params)
+            for _ in range(2):
+                X = 2.0 * rng.standard_normal(mc.X.shape) + 1.0
+                y = rng.integers(0, mc.kwargs["num_classes"], size=len(X))
+                pair.loss(X, y)
+                pair.ref.loss(X.copy(), y)
+            pair.check_scores(rng.standard_normal(mc.X.shape), rule.tol, np.float64)
     elif check.what == "unmodified":
         for case in cases(rule):
             mc = rule.make(rng, np.float64, case.values)

@@ -16,7 +16,9 @@ reason), and its points. From it:
 
 Adding a graded name is adding a row. Cases: the default values of every parameter, then one
 case per boundary value of each parameter (the others at their defaults), then the row's
-``combos`` (boundary values that only matter together, e.g. dropout with seed 0).
+``combos`` (boundary values that only matter together, e.g. dropout with seed 0; for models
+and the net also ``defaults``: only the required arguments, so every default of the
+signature is used).
 """
 
 # The API pins numpy's global random state (np.random.seed / randn / choice).
@@ -151,7 +153,10 @@ def cases(rule: Rule) -> list[Case]:
                 )
             )
     for label, values in rule.combos:
-        out.append(Case(label, dict(defaults, **values)))
+        if values.get("defaults"):  # the constructor's own defaults: slow, float64 not forced
+            out.append(Case(label, dict(defaults, **values), f32=False, smooth=False))
+        else:
+            out.append(Case(label, dict(defaults, **values)))
     return out
 
 
@@ -360,7 +365,13 @@ class ModelCall:
     frozen: tuple[str, ...] = ()  # parameters whose gradient is 0 (a bias before a norm)
 
 
+CIFAR = (3, 32, 32)  # the shape of one input the constructors default to
+
+
 def make_two_layer(rng, dtype, v):
+    if v.get("defaults"):
+        X = _n(rng, (v["N"], *CIFAR), np.float64)
+        return ModelCall((), {}, X, rng.integers(0, 10, size=v["N"]))
     kwargs = {
         "input_dim": prod(v["input"]),
         "hidden_dim": v["hidden"],
@@ -373,6 +384,10 @@ def make_two_layer(rng, dtype, v):
 
 
 def make_fc(rng, dtype, v):
+    if v.get("defaults"):
+        X = _n(rng, (v["N"], *CIFAR), np.float64)
+        kwargs = {"hidden_dims": list(v["hidden_dims"])}
+        return ModelCall((), kwargs, X, rng.integers(0, 10, size=v["N"]))
     kwargs: dict[str, Any] = {
         "hidden_dims": list(v["hidden_dims"]),
         "input_dim": prod(v["input"]),
@@ -394,6 +409,9 @@ def make_fc(rng, dtype, v):
 
 
 def make_cnn(rng, dtype, v):
+    if v.get("defaults"):
+        X = _n(rng, (v["N"], *CIFAR), np.float64)
+        return ModelCall((), {}, X, rng.integers(0, 10, size=v["N"]))
     kwargs = {
         "input_dim": tuple(v["input"]),
         "num_filters": v["filters"],
@@ -413,7 +431,7 @@ def make_net(rng, dtype, v):
     X = _n(rng, (v["N"], d), np.float64)
     return ModelCall(
         (d, h, c),
-        {"std": 0.1},
+        {} if v.get("defaults") else {"std": 0.1},
         X,
         rng.integers(0, c, size=v["N"]),
         loss_kwargs={} if v["reg"] is ABSENT else {"reg": v["reg"]},
@@ -1044,6 +1062,7 @@ RULES: tuple[Rule, ...] = (
             Param("classes", 4, (2,), "classes"),
             Param("reg", 0.0, (0.7,), "L2 strength"),
         ),
+        combos=(("defaults", {"defaults": True, "N": 2}),),
         dtypes=F64_ONLY,
         make=make_two_layer,
         ref=ref_models.TwoLayerNet,
@@ -1080,7 +1099,9 @@ RULES: tuple[Rule, ...] = (
             ("batchnorm and dropout", {"normalization": "batchnorm", "dropout_keep_ratio": 0.7}),
             ("batchnorm, one hidden layer", {"normalization": "batchnorm", "hidden_dims": (5,)}),
             ("layernorm, a batch of one", {"normalization": "layernorm", "N": 1}),
+            ("layernorm, one hidden layer", {"normalization": "layernorm", "hidden_dims": (5,)}),
             ("batchnorm, reg 0.2", {"normalization": "batchnorm", "reg": 0.2}),
+            ("defaults", {"defaults": True, "N": 2, "hidden_dims": (7,)}),
         ),
         make=make_fc,
         ref=ref_models.FullyConnectedNet,
@@ -1110,6 +1131,7 @@ RULES: tuple[Rule, ...] = (
             Param("classes", 4, (2,), "classes"),
             Param("reg", 0.0, (0.5,), "L2 strength"),
         ),
+        combos=(("defaults", {"defaults": True, "N": 1}),),
         make=make_cnn,
         ref=ref_models.ThreeLayerConvNet,
         unmodified=("X", "y"),
@@ -1133,6 +1155,7 @@ RULES: tuple[Rule, ...] = (
             Param("sizes", (5, 4, 3), ((1, 1, 2), (7, 1, 5)), "input, hidden, output sizes"),
             Param("reg", ABSENT, (0.0, 0.05), "L2 strength (absent: 0)"),
         ),
+        combos=(("defaults", {"defaults": True}),),
         dtypes=F64_ONLY,
         make=make_net,
         ref=ref_net.TwoLayerNet,
@@ -1158,6 +1181,11 @@ RULES: tuple[Rule, ...] = (
             Extra(
                 "train, momentum 0.9 and learning-rate decay 0.5 (histories and parameters)",
                 "the same with momentum and a strong decay",
+            ),
+            Extra(
+                "train, the default settings (histories and parameters)",
+                "the same with every default of train() (learning rate, decay, reg, "
+                "iterations, batch size, momentum)",
             ),
             Extra(
                 "train reduces the loss and fits separable data",

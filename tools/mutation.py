@@ -87,6 +87,23 @@ def _spans(source: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """((line, col), (end line, end col)) of every annotation (arguments, returns, AnnAssign)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        notes = []
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            notes.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef) and node.returns is not None:
+            notes.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            notes.append(node.annotation)
+        for a in notes:
+            end = (a.end_lineno or a.lineno, a.end_col_offset or a.col_offset)
+            out.append(((a.lineno, a.col_offset), end))
+    return out
+
+
 def _in_spans(spans: list[tuple[int, int, str]], line: int) -> str:
     """The innermost span holding ``line`` (methods come after their class)."""
     best = ""
@@ -283,6 +300,7 @@ class Mutant:
     line: int
     text: str  # the original source line, stripped
     ordinal: int  # among mutants of the same (file, function, operator, text), by column
+    in_annotation: bool = False  # the mutated node is (inside) a type annotation
 
     @property
     def key(self) -> str:
@@ -343,6 +361,7 @@ def mutants(session: Path, sub: Path) -> list[Mutant]:
 
     sources = {f: (sub / f).read_text(encoding="utf-8").splitlines() for f in FILES}
     spans = {f: _spans("\n".join(lines)) for f, lines in sources.items()}
+    notes = {f: _annotation_spans("\n".join(lines)) for f, lines in sources.items()}
     raw = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item in db.work_items:
@@ -350,13 +369,17 @@ def mutants(session: Path, sub: Path) -> list[Mutant]:
             file = Path(m.module_path).name
             line = m.start_pos[0]
             function = _in_spans(spans[file], line)
-            raw.append((item, file, function, m.operator_name, line, m.start_pos[1]))
+            pos = (line, m.start_pos[1])
+            note = any(a <= pos < b for a, b in notes[file])
+            raw.append((item, file, function, m.operator_name, line, m.start_pos[1], note))
     out: list[Mutant] = []
     seen: Counter[tuple[str, ...]] = Counter()
-    for item, file, function, op, line, _col in sorted(raw, key=lambda r: (r[1], r[4], r[5], r[3])):
+    for item, file, function, op, line, _col, note in sorted(
+        raw, key=lambda r: (r[1], r[4], r[5], r[3])
+    ):
         text = sources[file][line - 1].strip()
         k = (file, function, op, text)
-        out.append(Mutant(item, file, function, op, line, text, seen[k]))
+        out.append(Mutant(item, file, function, op, line, text, seen[k], note))
         seen[k] += 1
     return out
 
@@ -374,16 +397,20 @@ def results(session: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def _equivalents() -> dict[str, str]:
+def _equivalents() -> Any:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from mutation_equivalents import EQUIVALENT
+    import mutation_equivalents
 
-    return dict(EQUIVALENT)
+    return mutation_equivalents
+
+
+def why_equivalent(m: Mutant) -> str | None:
+    """The listed reason why ``m`` is equivalent, or None."""
+    return _equivalents().reason(m)
 
 
 def classify(found: list[Mutant], res: dict[str, Any]) -> dict[str, list[tuple[Mutant, Any]]]:
     """killed / equivalent / survived (unexplained) / incompetent / pending."""
-    eq = _equivalents()
     out: dict[str, list[tuple[Mutant, Any]]] = {
         k: [] for k in ("killed", "equivalent", "survived", "incompetent", "pending")
     }
@@ -399,7 +426,7 @@ def classify(found: list[Mutant], res: dict[str, Any]) -> dict[str, list[tuple[M
             out["incompetent"].append((m, r))
         elif r.test_outcome.value == "killed":
             out["killed"].append((m, r))
-        elif m.key in eq:
+        elif why_equivalent(m) is not None:
             out["equivalent"].append((m, r))
         else:
             out["survived"].append((m, r))
@@ -415,7 +442,6 @@ def _diff_line(r: Any) -> str:
 
 def report(found: list[Mutant], res: dict[str, Any], seconds: float, title: str) -> str:
     groups = classify(found, res)
-    eq = _equivalents()
     by_op: Counter[str] = Counter(m.operator.rsplit("/", 1)[-1].split("_")[0] for m in found)
     lines = [
         f"# {title}",
@@ -440,11 +466,17 @@ def report(found: list[Mutant], res: dict[str, Any], seconds: float, title: str)
     lines += [f"| {f} | {per_file[f]} | {killed_file[f]} |" for f in FILES if per_file[f]]
     lines += ["", "## Equivalent mutants", ""]
     if groups["equivalent"]:
-        lines += ["| where | line | mutation | why equivalent |", "| --- | --- | --- | --- |"]
+        reasons: Counter[str] = Counter(why_equivalent(m) for m, _ in groups["equivalent"])
+        lines += ["| reason | mutants |", "| --- | --- |"]
+        lines += [f"| {why} | {n} |" for why, n in reasons.most_common()]
+        lines += ["", "| where | mutation | why equivalent |", "| --- | --- | --- |"]
         for m, r in groups["equivalent"]:
+            if m.in_annotation:
+                continue  # counted above; one line each would only repeat the reason
             op = m.operator.rsplit("/", 1)[-1]
             lines.append(
-                f"| {m.file}:{m.function} | `{m.text}` | {op}: `{_diff_line(r)}` | {eq[m.key]} |"
+                f"| {m.file}:{m.line} `{m.function}` | {op}: `{m.text}` -> `{_diff_line(r)}` | "
+                f"{why_equivalent(m)} |"
             )
     else:
         lines.append("None.")
@@ -472,7 +504,21 @@ def _cr_version() -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def run_full(workdir: Path, report_path: Path, resume: bool = False) -> int:
+def forget(session: Path, gone: list[Mutant]) -> None:
+    """Drop the results of ``gone`` (to grade them again, e.g. after new tests)."""
+    import sqlite3
+
+    con = sqlite3.connect(session)
+    with con:
+        con.executemany(
+            "DELETE FROM work_results WHERE job_id = ?", [(m.item.job_id,) for m in gone]
+        )
+    con.close()
+
+
+def run_full(
+    workdir: Path, report_path: Path, resume: bool = False, rerun_survivors: bool = False
+) -> int:
     """Every mutant. With ``resume`` an existing workdir's session continues where it
     stopped (the report's time then counts this run only)."""
     session = workdir / "session.sqlite"
@@ -480,7 +526,11 @@ def run_full(workdir: Path, report_path: Path, resume: bool = False) -> int:
     if not (resume and session.exists() and sub.exists()):
         sub = workspace(workdir)
         session = init_session(workdir, sub)
+    for f in FILES:  # an interrupted run may have left a mutation on disk
+        shutil.copyfile(REFERENCE / f, sub / f)
     found = mutants(session, sub)
+    if rerun_survivors:
+        forget(session, [m for m, _ in classify(found, results(session))["survived"]])
     start = time.monotonic()
     res = run_mutants(session, found)
     seconds = time.monotonic() - start
@@ -515,12 +565,19 @@ def run_sample(workdir: Path, size: int, report_path: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    # a terminated run still puts the mutated file back (use_mutation's with-block)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_full = sub.add_parser("full", help="every mutant; writes the report")
     p_full.add_argument("--report", type=Path, default=ROOT / "docs" / "mutation-report.md")
     p_full.add_argument("--workdir", type=Path, default=None)
     p_full.add_argument("--resume", action="store_true", help="continue the workdir's session")
+    p_full.add_argument(
+        "--rerun-survivors", action="store_true", help="with --resume: grade survivors again"
+    )
     p_sample = sub.add_parser("sample", help="the fixed CI sample; exit 1 on a new survivor")
     p_sample.add_argument("--size", type=int, default=24)
     p_sample.add_argument("--report", type=Path, default=None)
@@ -538,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         if args.cmd == "full":
-            return run_full(workdir, args.report, resume=args.resume)
+            return run_full(
+                workdir, args.report, resume=args.resume, rerun_survivors=args.rerun_survivors
+            )
         return run_sample(workdir, args.size, args.report)
     finally:
         if tmp is not None:

@@ -628,17 +628,8 @@ MUTANTS: tuple[Mutant, ...] = (
             "np.random.choice(num_train, batch_size, replace=False)",
         ),
     ),
-    _m(
-        "nn_epoch_floor_division",
-        "TwoLayerNet",
-        N,
-        "iterations_per_epoch = N // batch_size",
-        (
-            "iterations_per_epoch = max(num_train / batch_size, 1)",
-            "iterations_per_epoch = max(num_train // batch_size, 1)",
-        ),
-    ),
 )
+
 
 
 def apply(mutant: Mutant, source: str) -> str:
