@@ -251,45 +251,6 @@ def check_unchanged(after: Sequence[Any], before: Sequence[Any], name: str, case
             fail(f"{name} [{case}]: modified its input argument #{i + 1} in place")
 
 
-def directional_check(
-    student: Any,
-    case: str,
-    forward: str,
-    args: list[Any],
-    index: int,
-    dout: np.ndarray,
-    grad: np.ndarray,
-    backward: str,
-    rng: np.random.Generator,
-    label: str,
-) -> None:
-    """Check ``grad`` (the student's backward) along a random direction against a central
-    difference of the student's own ``forward`` applied to ``args`` perturbed at ``index``.
-
-    sum(dout * (f(x + h v) - f(x - h v))) / 2h must equal sum(grad * v).
-    """
-    x = args[index]
-    v = rng.standard_normal(x.shape)
-    outs = []
-    for sign in (1.0, -1.0):
-        moved = list(args)
-        moved[index] = x + sign * NUMERIC_H * v
-        reply = call(student, case, forward, *moved, keep=(1,))
-        out, _ = unpack(reply.value, 2, forward, case)
-        outs.append(as_array(out, forward, case))
-    if outs[0].shape != dout.shape:
-        fail(f"{forward} [{case}]: output shape {outs[0].shape}, expected {dout.shape}")
-    numeric = float(np.sum(dout * (outs[0] - outs[1]))) / (2 * NUMERIC_H)
-    analytic = float(np.sum(as_array(grad, backward, case) * v))
-    t = TOLERANCES["numeric"]
-    err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8)
-    if not err <= t.rtol:
-        fail(
-            f"{backward} [{case}]: {label} disagrees with a numeric gradient of your "
-            f"{forward}: rel error {err:.2e} > {t.rtol:.0e}"
-        )
-
-
 def forward(student: Any, case: str, name: str, *args: Any, echo: bool = False) -> tuple:
     """Call a ``*_forward`` in the worker keeping its cache there.
 

@@ -6,7 +6,9 @@ Options: ``--submission PATH`` (repeatable; a folder works too), ``--student ID`
 
 Every test of a suite (a folder holding ``points.py``) must carry
 ``@pytest.mark.grade("<api_name>: <case>")`` with ``api_name`` a key of ``POINTS``;
-otherwise collection stops with a usage error. Fixtures:
+otherwise collection stops with a usage error. ``kind="property"`` in the marker
+(default ``"value"``) gates the test's credit: it pays only in proportion to the value
+tests of its API name (:func:`nnkit.results.gate`). Fixtures:
 
 * ``student`` -- the :class:`~nnkit.sandbox.Worker` holding the submission (one per
   session, reused across tests; it replaces its own process after a fatal failure); numpy's
@@ -32,13 +34,14 @@ import numpy as np
 import pytest
 
 from nnkit import policy
-from nnkit.results import SubmissionResult, TestResult
+from nnkit.results import KINDS, SubmissionResult, TestResult, gate
 from nnkit.sandbox import StudentError, Worker
 
 RESULT_KEY = pytest.StashKey[SubmissionResult]()
 _STATE = pytest.StashKey["_State"]()
 _NAME = pytest.StashKey[str]()
 _POINTS = pytest.StashKey[float]()
+_KIND = pytest.StashKey[str]()
 MAX_OUTPUT = 1000
 #: ``record_property(PASS_OUTPUT, text)`` in a hidden test: the output of that test when it
 #: passes (the saved-model tests state the metric they measured; the leaderboard reads it)
@@ -111,7 +114,7 @@ class _State:
             return
         pts = item.stash[_POINTS]
         if name not in self.results:
-            self.results[name] = TestResult(name, pts, pts, "")
+            self.results[name] = TestResult(name, pts, pts, "", item.stash.get(_KIND, "value"))
             self.order.append(name)
         res = self.results[name]
         if rep.skipped and rep.when in ("setup", "call"):
@@ -127,7 +130,7 @@ class _State:
 
     def finish(self) -> SubmissionResult:
         result = SubmissionResult(student=self.student_id)
-        result.tests = [t for n in self.order if (t := self.results[n]).score == t.score]
+        result.tests = gate([t for n in self.order if (t := self.results[n]).score == t.score])
         if self.plan is not None:
             result.messages += self.plan.messages
             no_loops = self.config.getoption("nnkit_no_loops") or []
@@ -215,7 +218,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "grade(name): '<api_name>: <case>' of a hidden test")
+    config.addinivalue_line(
+        "markers",
+        "grade(name, kind='value'): '<api_name>: <case>' of a hidden test; kind 'property' "
+        "pays in proportion to the name's value tests",
+    )
     config.stash[_STATE] = _State(config)
 
 
@@ -244,6 +251,11 @@ def pytest_collection_modifyitems(
         if ":" not in name or api not in points:
             errors.append(f"{item.nodeid}: API name {api!r} of {name!r} is not in POINTS")
             continue
+        kind = marker.kwargs.get("kind", "value")
+        if kind not in KINDS:
+            errors.append(f"{item.nodeid}: kind {kind!r} of {name!r} is not one of {KINDS}")
+            continue
+        item.stash[_KIND] = kind
         k = names_seen.get(name, 0) + 1
         names_seen[name] = k
         item.stash[_NAME] = name if k == 1 else f"{name} ({k})"

@@ -1,9 +1,15 @@
-"""One result model for a graded submission, with its renderers.
+"""One result model for a graded submission, with its renderers and the credit gate.
 
 Renderers: Gradescope's ``results.json`` (:meth:`SubmissionResult.to_gradescope`, the fields of
 the autograder specification: ``score``, ``execution_time``, ``output``, ``output_format``,
 ``tests[]`` with ``status`` and ``visibility``, ``leaderboard``), a plain JSON dump
 (:meth:`SubmissionResult.to_json`) and a text table (:meth:`SubmissionResult.to_table`).
+
+Gated credit (:func:`gate`): a test of kind ``property`` (inputs unchanged, a numeric
+gradient of the submission's own function, train and test modes agreeing...) pays only in
+proportion to the value tests of the same API name: its score is multiplied by
+``earned / possible`` over that name's ``value`` tests. A function whose values are all
+wrong earns nothing for its properties.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class TestResult:
     score: float
     max_score: float
     output: str = ""
+    kind: str = "value"  # "value" or "property" (gated by the name's value tests)
 
     @property
     def api_name(self) -> str:
@@ -203,7 +210,11 @@ class SubmissionResult:
         """Inverse of :meth:`to_dict` (also reads Gradescope JSON)."""
         tests = [
             TestResult(
-                str(t["name"]), float(t["score"]), float(t["max_score"]), str(t.get("output", ""))
+                str(t["name"]),
+                float(t["score"]),
+                float(t["max_score"]),
+                str(t.get("output", "")),
+                str(t.get("kind", "value")),
             )
             for t in data.get("tests", [])
         ]
@@ -213,3 +224,35 @@ class SubmissionResult:
         return cls(
             tests, list(msgs), float(data.get("execution_time", 0.0)), str(data.get("student", ""))
         )
+
+
+KINDS = ("value", "property")
+
+
+def gate(tests: list[TestResult]) -> list[TestResult]:
+    """Pay every ``property`` test in proportion to the ``value`` tests of its API name.
+
+    The fraction is ``earned / possible`` over the name's value tests (in this list). A
+    property test of a name without value tests is left as it is. Tests are changed in place
+    (score and, when reduced, a note in the output) and the list is returned.
+    """
+    earned: dict[str, float] = {}
+    possible: dict[str, float] = {}
+    for t in tests:
+        if t.kind == "value" and t.max_score > 0:
+            earned[t.api_name] = earned.get(t.api_name, 0.0) + max(t.score, 0.0)
+            possible[t.api_name] = possible.get(t.api_name, 0.0) + t.max_score
+    for t in tests:
+        api = t.api_name
+        if t.kind != "property" or t.score <= 0 or not possible.get(api):
+            continue
+        fraction = min(earned[api] / possible[api], 1.0)
+        if fraction >= 1.0:
+            continue
+        t.score = t.score * fraction
+        note = (
+            f"passed, but paid {fraction:.0%}: a property check pays in proportion to the "
+            f"value checks of {api} ({_num(earned[api])} of {_num(possible[api])} points)"
+        )
+        t.output = f"{note}; {t.output}" if t.output else note
+    return tests

@@ -735,12 +735,19 @@ class Worker:
         *args: Any,
         keep: Sequence[int] = (),
         echo_args: bool = False,
+        opaque: bool = False,
         **kwargs: Any,
     ) -> Reply:
-        """Call the submission's function ``name``; ``keep``: tuple indices kept as Refs."""
-        return self._invoke(
-            {"op": "call", "name": name, "keep": list(keep)}, args, kwargs, echo_args
-        )
+        """Call the submission's function ``name``.
+
+        ``keep``: indices of a tuple (or list) result kept in the worker as Refs (a cache);
+        ``opaque``: any other object of the result that is not data comes back as a Ref
+        instead of failing the call (something the API lets the student choose, e.g. extra
+        entries of a config dict). Refs passed in come back as Refs in the argument echo,
+        never decoded.
+        """
+        header = {"op": "call", "name": name, "keep": list(keep), "opaque": bool(opaque)}
+        return self._invoke(header, args, kwargs, echo_args)
 
     def new(self, cls_name: str, *args: Any, **kwargs: Any) -> Ref:
         """Construct a student object; it stays in the worker."""
@@ -755,16 +762,20 @@ class Worker:
         *args: Any,
         keep: Sequence[int] = (),
         echo_args: bool = False,
+        opaque: bool = False,
         **kwargs: Any,
     ) -> Reply:
-        """Call ``ref.name(*args, **kwargs)`` in the worker."""
+        """Call ``ref.name(*args, **kwargs)`` in the worker (``keep``/``opaque`` as for
+        :meth:`call`)."""
         self._check_refs(ref)
-        return self._invoke(
-            {"op": "method", "ref": ref.id, "name": name, "keep": list(keep)},
-            args,
-            kwargs,
-            echo_args,
-        )
+        header = {
+            "op": "method",
+            "ref": ref.id,
+            "name": name,
+            "keep": list(keep),
+            "opaque": bool(opaque),
+        }
+        return self._invoke(header, args, kwargs, echo_args)
 
     def getattr(self, ref: Ref | None, attr: str) -> Any:
         """Read an attribute of a worker object (``None``: a module-level name)."""

@@ -66,10 +66,13 @@ class Ref:
 # ---------------------------------------------------------------- values
 
 
-def encode(value: Any, ref_of: Any = None) -> tuple[Any, list[bytes]]:
+def encode(value: Any, ref_of: Any = None, opaque: Any = None) -> tuple[Any, list[bytes]]:
     """Encode ``value`` into a JSON-able tree and a list of buffers.
 
-    ``ref_of(obj)`` may return an int id for objects that are not data (worker side).
+    Worker side: ``ref_of(obj)`` may return an int id for objects that are not data;
+    ``opaque(obj)`` is asked first for every object that is not a plain scalar (containers
+    and arrays included) and may return an int id: that object is then sent as a reference
+    and never looked into (a cache that came in as a reference goes back as one).
     """
     buffers: list[bytes] = []
     seen: set[int] = set()
@@ -82,6 +85,10 @@ def encode(value: Any, ref_of: Any = None) -> tuple[Any, list[bytes]]:
         t = type(v)
         if t is int or t is str:
             return v
+        if opaque is not None and t is not float:
+            rid = opaque(v)
+            if rid is not None:
+                return {"t": "ref", "id": int(rid)}
         if t is float:
             if math.isfinite(v):
                 return v

@@ -75,6 +75,16 @@ class _State:
         """A new id for ``obj`` if the trusted side already holds one (argument echo)."""
         return self.keep(obj) if id(obj) in self.live else None
 
+    def get_noting(self, passed: dict[int, Any]) -> Any:
+        """``get`` that also notes every object a request passed as a reference."""
+
+        def get(rid: int) -> Any:
+            obj = self.get(rid)
+            passed[id(obj)] = obj
+            return obj
+
+        return get
+
     def get(self, rid: int) -> Any:
         try:
             return self.refs[rid]
@@ -118,7 +128,14 @@ def _reply(header: dict[str, Any], buffers: list[bytes] | None = None) -> None:
     _write_frame(_REP, header, buffers or [])
 
 
-def _run(st: _State, fn: Any, args: list[Any], kwargs: dict[str, Any], req: dict[str, Any]) -> None:
+def _run(
+    st: _State,
+    fn: Any,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    req: dict[str, Any],
+    passed: dict[int, Any] | None = None,
+) -> None:
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -127,7 +144,7 @@ def _run(st: _State, fn: Any, args: list[Any], kwargs: dict[str, Any], req: dict
             caught.append(_short(f"{w.category.__name__}: {w.message}"))
     first_new = st.next_id
     try:
-        tree, bufs = _pack_result(st, result, args, kwargs, req, caught)
+        tree, bufs = _pack_result(st, result, args, kwargs, req, caught, passed or {})
         sys.stdout.flush()
         sys.stderr.flush()
         _reply(tree, bufs)  # packs (and may refuse) the whole frame before writing any of it
@@ -143,24 +160,34 @@ def _pack_result(
     kwargs: dict[str, Any],
     req: dict[str, Any],
     caught: list[str],
+    passed: dict[int, Any],
 ) -> tuple[dict[str, Any], list[bytes]]:
+    """The reply: the result (``keep`` indices and, with ``opaque``, every non-data object as
+    a reference) and, with ``echo``, the arguments as they are after the call. In the echo,
+    an object that came in as a reference goes back as one (never looked into, e.g. a cache
+    holding a numpy dtype), and any other object that is not data (something the student
+    stored in a state dict) is kept as a reference too."""
     keep = req.get("keep") or []
     if req.get("keep_all"):
         result = wire.Ref(st.keep(result))
     elif keep:
-        if not isinstance(result, tuple):
+        if not isinstance(result, tuple | list):
             raise _BadReturn(f"expected a tuple, got {type(result).__name__}")
         items = list(result)
         for i in keep:
             if not -len(items) <= i < len(items):
                 raise _BadReturn(f"expected a tuple with an element {i}, got {len(items)}")
             items[i] = wire.Ref(st.keep(items[i]))
-        result = tuple(items)
+        result = tuple(items) if isinstance(result, tuple) else items
     tree: dict[str, Any] = {"ok": True, "warnings": caught}
     try:
-        tree["value"], bufs = _encode(result)
+        tree["value"], bufs = _encode(result, ref_of=st.keep if req.get("opaque") else None)
         if req.get("echo"):
-            echo, ebufs = _encode([args, kwargs], ref_of=st.ref_of)
+
+            def opaque(obj: Any) -> int | None:
+                return st.keep(obj) if id(obj) in passed else None
+
+            echo, ebufs = _encode([args, kwargs], ref_of=st.keep, opaque=opaque)
             # renumber echo buffers after the result's buffers
             tree["echo"] = _shift(echo, len(bufs))
             bufs = bufs + ebufs
@@ -218,9 +245,11 @@ def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
         return
     args_tree = req.get("args", {"t": "list", "v": []})
     kw_tree = req.get("kwargs", {"t": "dict", "k": [], "v": []})
+    passed: dict[int, Any] = {}  # objects this request passes by reference
     if op in ("call", "new", "method", "setattr"):
-        args = _decode(args_tree, bufs, st.get)
-        kwargs = _decode(kw_tree, bufs, st.get)
+        get = st.get_noting(passed)
+        args = _decode(args_tree, bufs, get)
+        kwargs = _decode(kw_tree, bufs, get)
     else:
         args, kwargs = [], {}
     name = req.get("name", "")
@@ -245,12 +274,12 @@ def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
         fn = st.ns[name]
         if op == "new":
             req = dict(req, keep_all=True)
-        _run(st, fn, list(args), dict(kwargs), req)
+        _run(st, fn, list(args), dict(kwargs), req, passed)
         return
     if op == "method":
         obj = st.get(req["ref"])
         fn = getattr(obj, name)
-        _run(st, fn, list(args), dict(kwargs), req)
+        _run(st, fn, list(args), dict(kwargs), req, passed)
         return
     if op == "getattr":
         obj = st.get(req["ref"]) if req.get("ref") is not None else st.module

@@ -130,3 +130,78 @@ def test_refs_of_a_refused_reply_are_not_leaked(tmp_path: Path) -> None:
             worker.call("junk", 1, keep=(1,))
         assert e.value.kind == "bad_return"
         assert worker.call("alive").value == 0
+
+
+# ---------------------------------------------------------------- opaque student objects
+
+OPAQUE = (
+    CODE
+    + """
+
+class Cache:
+    def __init__(self, x):
+        self.x = x
+        self.dtype = x.dtype  # not data: a numpy dtype object
+
+def odd_forward(x):
+    return x * 2, (x, x.dtype, Cache(x), lambda: 0)
+
+def odd_backward(dout, cache):
+    x, dt, box, _ = cache
+    assert box.x is x and dt == x.dtype
+    return (dout * 2).astype(dt)
+
+def list_forward(x):
+    return [x + 1, {"x": x, "t": np.float32}]
+
+def store_dtype(x, param):
+    param["dtype"] = x.dtype  # a student's own entry in a state dict
+    param["running"] = x.mean()
+    return x, param
+
+def rule(w, dw, config=None):
+    config = {} if config is None else config
+    config["kind"] = w.dtype
+    return w - dw, config
+"""
+)
+
+
+def test_a_cache_holding_non_data_goes_back_untouched(tmp_path: Path) -> None:
+    """The cache stays in the worker; echoing the backward's arguments sends the cache Ref
+    back as a Ref (never decoded), so a cache holding a dtype, an object or a lambda costs
+    nothing."""
+    with worker_for(tmp_path, OPAQUE) as worker:
+        x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+        out, cache = worker.call("odd_forward", x, keep=(1,)).value
+        assert isinstance(cache, Ref) and out.dtype == np.float32
+        reply = worker.call("odd_backward", np.ones_like(x), cache, echo_args=True)
+        assert reply.value.dtype == np.float32 and np.array_equal(reply.value, 2 * np.ones_like(x))
+        dout_echo, cache_echo = reply.args
+        assert np.array_equal(dout_echo, np.ones_like(x))
+        assert isinstance(cache_echo, Ref) and cache_echo.id != cache.id
+        again = worker.call("odd_backward", np.ones_like(x), cache)  # still usable
+        assert np.array_equal(again.value, reply.value)
+
+
+def test_a_list_result_keeps_its_cache(tmp_path: Path) -> None:
+    with worker_for(tmp_path, OPAQUE) as worker:
+        out, cache = worker.call("list_forward", np.zeros(2), keep=(1,)).value
+        assert np.array_equal(out, np.ones(2)) and isinstance(cache, Ref)
+
+
+def test_non_data_in_echoed_state_dicts_and_opaque_results(tmp_path: Path) -> None:
+    """A student's own non-data entries: Refs in the echo; with opaque=True in results too;
+    without it a non-data result is still refused."""
+    with worker_for(tmp_path, OPAQUE) as worker:
+        x = np.ones((2, 2))
+        reply = worker.call("store_dtype", x, {"mode": "train"}, echo_args=True, keep=(1,))
+        param = reply.args[1]
+        assert param["mode"] == "train" and param["running"] == 1.0
+        assert isinstance(param["dtype"], Ref)
+        w = np.ones(3)
+        with pytest.raises(StudentError) as e:
+            worker.call("rule", w, w)
+        assert e.value.kind == "bad_return"
+        next_w, config = worker.call("rule", w, w, opaque=True).value
+        assert np.array_equal(next_w, np.zeros(3)) and isinstance(config["kind"], Ref)

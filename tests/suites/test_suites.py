@@ -41,7 +41,7 @@ def test_reference_full_marks(reference_result: Any) -> None:
     assert _failures(res) == []
     assert len(res.tests) >= 150
     assert res.score == res.max_score > 0
-    assert res.execution_time < 15, f"full suite took {res.execution_time:.1f} s"
+    assert res.execution_time < 40, f"full suite took {res.execution_time:.1f} s"
 
 
 def test_every_api_name_is_graded(reference_result: Any) -> None:
