@@ -252,7 +252,8 @@ def gate(tests: list[TestResult]) -> list[TestResult]:
         t.score = t.score * fraction
         note = (
             f"passed, but paid {fraction:.0%}: a property check pays in proportion to the "
-            f"value checks of {api} ({json_points(earned[api])} of {json_points(possible[api])} points)"
+            f"value checks of {api} ({json_points(earned[api])} of "
+            f"{json_points(possible[api])} points)"
         )
         t.output = f"{note}; {t.output}" if t.output else note
     return tests
