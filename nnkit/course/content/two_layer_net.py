@@ -232,7 +232,7 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     nb.tests(
         "test_net_scores",
         3,
-        ("TwoLayerNet: initial parameters", "TwoLayerNet: scores"),
+        ("TwoLayerNet: initial parameters", "TwoLayerNet: scores", "TwoLayerNet: values"),
         """
     scores = net.loss(X)
     correct_scores = np.asarray([
@@ -253,7 +253,11 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     nb.tests(
         "test_net_gradients",
         3,
-        ("TwoLayerNet: loss and gradients", "TwoLayerNet: numeric gradient"),
+        (
+            "TwoLayerNet: loss and gradients",
+            "TwoLayerNet: numeric gradient",
+            "TwoLayerNet: inputs not modified",
+        ),
         """
     loss, grads = net.loss(X, y, reg=0.05)
     for name in sorted(grads):
