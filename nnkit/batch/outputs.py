@@ -16,6 +16,7 @@ from typing import Any
 
 from nnkit.batch.discover import Submission
 from nnkit.batch.store import ResultStore, atomic_write
+from nnkit.course.publish import report_markdown
 from nnkit.results import HIDDEN_TESTS_VISIBILITY, SubmissionResult
 
 CSV_FIELDS = (
@@ -138,6 +139,10 @@ def write_outputs(
                 src = store.published(r["assignment"], r["student"])
                 if src is not None:
                     publish_files(src, course_root, r["student"], r["assignment"])
+                if "cells" in r:
+                    fb = course_root / "feedback" / r["student"] / r["assignment"]
+                    fb.mkdir(parents=True, exist_ok=True)
+                    atomic_write(fb / "grading_report.md", (report_markdown(r) + "\n").encode())
     if report and records:
         from nnkit.batch.report import write_report
 

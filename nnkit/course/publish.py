@@ -163,8 +163,9 @@ def render(
     record: dict[str, Any], notebooks: dict[str, str], release: dict[str, str]
 ) -> dict[str, str]:
     """What a graded submission publishes, as relative path -> text: ``autograded/<nb>``
-    (release metadata, locked and deleted cells restored) and ``feedback/<nb>.html`` plus
-    ``feedback/grading_report.md``. Runs in the grading worker, in parallel."""
+    (release metadata, locked and deleted cells restored) and ``feedback/<nb>.html``. Runs in
+    the grading worker, in parallel (``grading_report.md`` is written from the stored record by
+    the batch outputs, so a later late-policy change shows there)."""
     out: dict[str, str] = {}
     for name, text in sorted(notebooks.items()):
         name = PurePosixPath(name).name
@@ -178,5 +179,4 @@ def render(
         out[f"autograded/{name}"] = nbformat.writes(nb)
         body, _ = _exporter().from_notebook_node(feedback_notebook(nb, record))
         out[f"feedback/{name.removesuffix('.ipynb')}.html"] = body
-    out["feedback/grading_report.md"] = report_markdown(record) + "\n"
     return out
