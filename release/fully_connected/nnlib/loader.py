@@ -189,6 +189,23 @@ def _imported_stem(node: ast.stmt) -> tuple[str, ...]:
     return ()
 
 
+#: calls that only make a type (``Cache = namedtuple("Cache", "x w")``): kept like a class
+TYPE_FACTORIES = frozenset({"namedtuple", "NamedTuple", "make_dataclass", "TypeVar"})
+
+
+def _is_type_factory(node: ast.AST) -> bool:
+    """A call of a type factory with constant arguments only."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    return (
+        name in TYPE_FACTORIES
+        and all(_is_const_expr(a) for a in node.args)
+        and all(_is_const_expr(k.value) for k in node.keywords)
+    )
+
+
 def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
     """Whether a top-level statement is a definition, and the names it binds."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -211,7 +228,7 @@ def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
             if sub is None:
                 return False, []
             names += sub
-        return _is_const_expr(node.value), names
+        return _is_const_expr(node.value) or _is_type_factory(node.value), names
     if isinstance(node, ast.AnnAssign):
         if isinstance(node.target, ast.Name) and node.value is not None:
             return _is_const_expr(node.value), [node.target.id]
