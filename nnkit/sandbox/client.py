@@ -326,6 +326,7 @@ class _Child:
         self.pid = self.proc.pid
         self.jailed = iso.namespaces
         self.closed = False
+        self._pids: list[int] | None = None
 
     def kill(self) -> None:
         if self.closed:
@@ -344,13 +345,25 @@ class _Child:
         """The sandbox's own processes (the worker and whatever it started), not bwrap's."""
         return [p for p in group_processes(self.pid, self.pid) if _comm(p) != "bwrap"]
 
-    def extra_processes(self) -> bool:
-        """Whether anything besides the worker itself runs in its sandbox (forks, spawns)."""
+    def extra_processes(self, reported: Any = None) -> bool:
+        """Whether anything besides the worker itself runs in its sandbox (forks, spawns).
+
+        In a pid namespace of its own the worker counts them (``reported``, from its own
+        /proc: a few reads instead of a scan of the host's); a worker that lies only keeps
+        its own processes, which die with the namespace. Otherwise the grader scans /proc.
+        """
+        if self.jailed and isinstance(reported, int) and not isinstance(reported, bool):
+            if reported >= 0:
+                return reported > 0
         return len(self.processes()) > 1
 
     def cpu_seconds(self) -> float:
+        """CPU time of the worker's processes as found at the first call (RLIMIT_CPU is per
+        process; anything it starts later is caught by :meth:`extra_processes`)."""
+        if self._pids is None:
+            self._pids = self.processes()
         total = 0.0
-        for pid in self.processes():
+        for pid in self._pids:
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     rest = f.read().decode().rpartition(")")[2].split()
@@ -650,7 +663,7 @@ class Worker:
             header = dict(header, drop=self._pending_drop)
             self._pending_drop = []
         hdr, bufs = self._exchange(header, buffers or [], timeout or self.timeout)
-        if header.get("op") in _STUDENT_OPS and self._child.extra_processes():
+        if header.get("op") in _STUDENT_OPS and self._child.extra_processes(hdr.get("procs")):
             self._kill()
             raise StudentError(
                 "crashed", "left processes running after the call (all killed, worker replaced)"

@@ -124,7 +124,28 @@ def _exc_types(exc: BaseException) -> list[str]:
     return [c.__name__ for c in type(exc).__mro__ if c is not object]
 
 
+def _other_processes() -> int:
+    """Live processes in this pid namespace besides the worker and the namespace's init, or
+    -1 when /proc is not the namespace's own (no sandbox namespaces: the grader scans)."""
+    try:
+        pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return -1
+    if len(pids) > 32:
+        return -1
+    count = 0
+    for pid in set(pids) - {1, os.getpid()}:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[:1]
+        except OSError:
+            continue
+        count += state != [b"Z"]
+    return count
+
+
 def _reply(header: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+    header["procs"] = _other_processes()
     _write_frame(_REP, header, buffers or [])
 
 
