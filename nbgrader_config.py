@@ -1,7 +1,7 @@
 """nbgrader configuration of the nnkit course (the repository root is the course root).
 
 Run nbgrader from this directory (``nbgrader generate_assignment fully_connected``), or use
-the kit's wrappers (``nnkit release <a>``, ``nnkit autograde <a>``, ``nnkit feedback <a>``),
+the kit's wrappers (``nnkit release <a>``, ``nnkit autograde <a>``; it also writes the feedback),
 which run the same commands and then verify or complete their results.
 
 Grading model: the hidden test cells of the notebooks only hand over to the nnkit engine.

@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from nnkit.errors import UsageError
+
 #: Section of ``nbgrader_config.py`` that holds the policy.
 SECTION = "NnkitLate"
 #: nbgrader's submission time file, at the top of a submission folder.
@@ -102,10 +104,16 @@ def load_policy(course_root: Path | None) -> LatePolicy | None:
     sec = cfg[SECTION]
     due = sec.get("due", {})
     if not isinstance(due, dict):
-        raise ValueError(f"nbgrader_config.py: c.{SECTION}.due must be a dict of due dates")
+        raise UsageError(
+            f"nbgrader_config.py: c.{SECTION}.due must be a dict of due dates, e.g. "
+            '{"two_layer_net": "2026-10-10 23:59:00 UTC"}'
+        )
     for a, text in due.items():
         if parse_time(str(text)) is None:
-            raise ValueError(f"nbgrader_config.py: c.{SECTION}.due[{a!r}] = {text!r} is not a date")
+            raise UsageError(
+                f"nbgrader_config.py: c.{SECTION}.due[{a!r}] = {text!r} is not a date; "
+                'write it as "YYYY-MM-DD HH:MM:SS" with a time zone, e.g. "2026-10-10 23:59:00 UTC"'
+            )
     return LatePolicy(
         per_day=float(sec.get("per_day", 0.0)),
         grace_minutes=float(sec.get("grace_minutes", 0.0)),

@@ -312,7 +312,10 @@ def run(args: argparse.Namespace) -> int:
 
     course = course_dir(args.course)
     if not (course / "submitted").is_dir():
-        print(f"nnkit similarity: no submitted/ folder in {course}")
+        print(
+            f"nnkit similarity: no submitted/ folder in {course}; collect the submissions first "
+            "(nbgrader collect, or copy them to submitted/<student>/<assignment>/)"
+        )
         return 2
     rep = similarity(
         course,

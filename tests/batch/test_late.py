@@ -14,6 +14,7 @@ import pytest
 from nnkit.batch.runner import BatchConfig, run_batch
 from nnkit.course.build_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission
+from nnkit.errors import UsageError
 from nnkit.late import PREFIX, LatePolicy, LateRule, apply, entry, load_policy, parse_time
 
 pytestmark = pytest.mark.batch
@@ -78,7 +79,7 @@ def test_policy_from_nbgrader_config(tmp_path: Path) -> None:
     assert load_policy(tmp_path) == LatePolicy(0.0, 15.0, 50.0, {})  # the kit's course: off
     with open(tmp_path / "nbgrader_config.py", "a") as f:
         f.write("c.NnkitLate.due = {'hw': 'next Tuesday-ish'}\n")
-    with pytest.raises(ValueError, match="is not a date"):
+    with pytest.raises(UsageError, match="is not a date"):
         load_policy(tmp_path)
 
 

@@ -189,3 +189,18 @@ def test_python_versions_are_stated() -> None:
     assert 'requires-python = ">=3.11"' in text
     assert "Programming Language :: Python :: 3.11" in text
     assert "Python 3.11" in (ROOT / "README.md").read_text()
+
+
+def test_course_without_submissions_or_with_a_bad_due_date(tmp_path: Path) -> None:
+    from nnkit.course.release import make_course
+
+    course = make_course(tmp_path / "course")
+    done = _nnkit("autograde", "two_layer_net", cwd=course)
+    _one_line(done, "autograde", "no submissions", "nbgrader collect")
+    hw = course / "submitted" / "alice" / "two_layer_net"
+    hw.mkdir(parents=True)
+    shutil.copy(ROOT / "release" / "two_layer_net" / "TwoLayerNet.ipynb", hw)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("c.NnkitLate.per_day = 10\nc.NnkitLate.due = {'two_layer_net': 'end of term'}\n")
+    done = _nnkit("autograde", "two_layer_net", cwd=course)
+    _one_line(done, "autograde", "'end of term' is not a date", "2026-10-10 23:59:00 UTC")
