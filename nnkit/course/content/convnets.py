@@ -255,7 +255,7 @@ def notebook() -> NotebookSpec:
     `nnlib.fast_layers` provides the same four functions written with strided views and
     matrix products (no Python loops over positions). They take and return exactly what
     your naive versions do, so you can check them against each other and see what
-    vectorisation buys. The comparison below runs on 200 training images with the layer
+    vectorisation buys. The comparison below runs on 50 training images with the layer
     sizes of the network at the end of this notebook (16 filters of 3x3, then a 2x2 pool).
     """)
     nb.code("""
@@ -273,7 +273,7 @@ def notebook() -> NotebookSpec:
               f"speed-up {naive_s / fast_s:7.0f}x, difference {difference:.1e}")
 
     np.random.seed(231)
-    x = data["X_train"][:200]
+    x = data["X_train"][:50]
     w = 0.1 * np.random.randn(16, x.shape[1], 3, 3)
     b = 0.1 * np.random.randn(16)
     conv_param = {"stride": 1, "pad": 1}
