@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -146,6 +147,45 @@ def feedback_notebook(nb: dict[str, Any], record: dict[str, Any]) -> nbformat.No
     return fb
 
 
+#: nbconvert's lab page with the code cells' highlighted source left as pygments writes it
+#: (escaped); nbconvert would run bleach over each one (a third of the page's time). Student
+#: outputs (HTML, SVG, Markdown) and Markdown cells are sanitised (``sanitize_html``).
+_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% block input %}
+<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
+     <div class="cm-editor cm-s-jupyter">
+{{ cell.source | highlight_code(metadata=cell.metadata) }}
+     </div>
+</div>
+{%- endblock input %}
+"""
+#: What survives sanitising: the markup of Markdown and of simple HTML outputs (tables,
+#: headings, figures), never a script, style, form, frame or event handler.
+_TAGS = frozenset(
+    "a abbr acronym b blockquote br code dd del details div dl dt em h1 h2 h3 h4 h5 h6 hr i "
+    "img kbd li ol p pre s span strong sub summary sup table tbody td tfoot th thead tr ul".split()
+)
+_ATTRS = {
+    "*": ["class", "id", "title"],
+    "a": ["href", "title"],
+    "img": ["src", "alt", "width", "height"],
+    "td": ["colspan", "rowspan", "align"],
+    "th": ["colspan", "rowspan", "align"],
+}
+
+
+def _sanitise(html_text: Any) -> str:
+    """Student-made HTML (Markdown cells, HTML/SVG outputs) without anything active."""
+    import bleach
+
+    text = html_text.decode() if isinstance(html_text, bytes) else str(html_text)
+    return bleach.clean(
+        text, tags=_TAGS, attributes=_ATTRS, protocols=["http", "https", "mailto", "data"]
+    )
+
+
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+_FOCUSABLE = re.compile(r'(<div class="[^"]*\bjp-(?:Cell-inputWrapper|OutputArea-output)\b[^"]*")')
 _EXPORTER: Any = None
 
 
@@ -153,9 +193,40 @@ def _exporter() -> Any:
     """One HTML exporter per process (building one loads the templates: ~0.3 s)."""
     global _EXPORTER
     if _EXPORTER is None:
+        from jinja2 import DictLoader
         from nbconvert import HTMLExporter
+        from nbconvert.exporters.templateexporter import TemplateExporter
+        from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-        _EXPORTER = HTMLExporter()
+        class FeedbackExporter(HTMLExporter):
+            """HTMLExporter without its BeautifulSoup pass over the whole page; the two things
+            it adds (alt text of figures, tab stops on cells) are added by pattern."""
+
+            def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+                lang = nb.metadata.get("language_info", {})
+                lexer = lang.get("pygments_lexer", lang.get("name", None))
+                self.register_filter(
+                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+                )
+                resources = self._init_resources(resources)
+                self.register_filter(
+                    "filter_data_type",
+                    WidgetsDataTypeFilter(
+                        notebook_metadata=self._nb_metadata, parent=self, resources=resources
+                    ),
+                )
+                body, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+                body = _IMG_WITHOUT_ALT.sub('<img alt="a figure of this notebook"', body)
+                return _FOCUSABLE.sub(r'\1 tabindex="0"', body), resources
+
+        _EXPORTER = FeedbackExporter(
+            template_name="lab",
+            extra_loaders=[DictLoader({"nnkit_feedback.html.j2": _TEMPLATE})],
+            sanitize_html=True,  # student HTML, SVG and Markdown: no scripts, no handlers
+            filters={"clean_html": _sanitise},
+        )
+        _EXPORTER.template_file = "nnkit_feedback.html.j2"
     return _EXPORTER
 
 
