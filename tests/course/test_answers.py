@@ -122,5 +122,7 @@ def test_a_hostile_notebook_is_read_quickly(tmp_path: Path) -> None:
     )
     start = time.perf_counter()
     got = read_answers([path], "abcde")
-    assert time.perf_counter() - start < 2.0
+    # not a speed target: evaluating 10**10**10 or 9**9**9**9 would run for hours (and take
+    # gigabytes); a reader that refuses them finishes, however loaded the machine is
+    assert time.perf_counter() - start < 60.0
     assert got == {"a": None, "b": None, "c": None, "d": None, "e": pytest.approx(1 / 3)}
