@@ -7,8 +7,9 @@ order, the API names graded for its notebooks (``nnkit.grade.ASSIGNMENT_APIS``, 
 policy rules) and the saved-model files it grades on the course's data sets; the data-set
 setting (``nnkit.datasets``: what ``nnlib.data`` loads by default); and the display-only
 modules whose failed import the grader does not report
-(``nnkit.sandbox.client.QUIET_MISSING``). No test, expected value or threshold is in it. ``nnkit release`` writes it before generating a release (so the
-release ships the current one); a test checks that the committed one is current.
+(``nnkit.sandbox.client.QUIET_MISSING``). No test, expected value or threshold is in it.
+``nnkit release`` writes it before generating a release (so the release ships the current
+one); a test checks that the committed one is current.
 """
 
 from __future__ import annotations
