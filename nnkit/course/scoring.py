@@ -56,9 +56,7 @@ def is_bonus(t: TestResult) -> bool:
     return t.max_score == 0 and t.score > 0
 
 
-def _fraction(
-    result: SubmissionResult, names: tuple[str, ...]
-) -> tuple[float, float, str, float]:
+def _fraction(result: SubmissionResult, names: tuple[str, ...]) -> tuple[float, float, str, float]:
     """(earned, possible, failures, bonus) over the tests a cell standing for ``names`` counts."""
     earned = possible = bonus = 0.0
     failed = []
