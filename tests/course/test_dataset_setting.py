@@ -265,3 +265,96 @@ def test_a_course_on_digits_ignores_a_cifar_model(tmp_path: Path) -> None:
         record = run_task(task).record
     names = {t["name"].split(":")[0] for t in record["tests"]}
     assert "best_model_digits" in names and "best_model_cifar10" not in names
+
+
+def test_the_notebook_sandbox_sees_the_selected_public_files_only(tmp_path: Path) -> None:
+    """Executed for grading with CIFAR-10 selected: the notebook loads it (train batches
+    visible read-only), while its test_batch, the unselected MNIST files and the bundled
+    held-out rows stay invisible."""
+    import nbformat
+
+    import nnkit
+    from nnkit.execution import execute_notebooks
+
+    root = write_real_data(tmp_path / "data")
+    secret = Path(nnkit.__file__).parent / "data" / "digits_heldout.npz"
+    probe = f"""
+import os
+from pathlib import Path
+root = Path(os.environ["NNKIT_DATA"])
+cifar = root / "cifar-10-batches-py"
+for p in [cifar / "data_batch_1", cifar / "test_batch", root / "mnist" / "train-images-idx3-ubyte",
+          Path({str(secret)!r})]:
+    try:
+        with open(p, "rb") as f:
+            f.read(1)
+        print("readable", p.name)
+    except OSError:
+        print("hidden", p.name)
+"""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from nnlib.data import load_dataset, selected_dataset\n"
+            "d = load_dataset(num_val=2, num_test=2)\n"
+            "print('set', selected_dataset(), d['X_train'].shape)"
+        ),
+        nbformat.v4.new_code_cell(probe),
+    ]
+    nbformat.write(nb, folder / "probe.ipynb")
+    setting = DataSetting.parse("cifar10", str(root))
+    out, _ = execute_notebooks(folder, [folder / "probe.ipynb"], data=setting)
+    cells = json.loads(out["probe.ipynb"])["cells"]
+    text = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
+    assert "set cifar10 (7, 3, 32, 32)" in text, text
+    assert "readable data_batch_1" in text
+    assert "hidden test_batch" in text
+    assert "hidden train-images-idx3-ubyte" in text
+    assert "hidden digits_heldout.npz" in text
+
+
+def test_the_gradescope_zip_carries_the_setting(tmp_path: Path) -> None:
+    """The zip's config names the course's data sets; setup.sh's fetch step finds them on the
+    machine (no download when present) and the autograder grades on them."""
+    import zipfile
+
+    from nnkit import gradescope
+
+    course = write_course(tmp_path / "course", "mnist+california")
+    shutil.copytree(ROOT / "release" / "two_layer_net", course / "release" / "two_layer_net")
+    zpath = gradescope.build_zip("two_layer_net", course, tmp_path / "ag.zip")
+    with zipfile.ZipFile(zpath) as zf:
+        config = json.loads(zf.read(gradescope.CONFIG))
+        assert "fetch-data" in zf.read("setup.sh").decode()
+    assert config["dataset"] == "mnist+california"
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / gradescope.CONFIG).write_text(json.dumps(config))
+    gs_root = tmp_path / "autograder"
+    write_real_data(gs_root / gradescope.DATA_DIR)
+    assert gradescope.fetch_data(source, gs_root) == ["mnist", "california"]
+    setting = gradescope._data(gs_root, config)
+    assert setting.names == ("mnist", "california") and setting.missing() == []
+
+
+def test_grading_refuses_to_start_without_the_selected_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nnkit.cli import main
+
+    course = write_course(tmp_path / "course", "mnist", tmp_path / "empty")
+    sub = module_submission(tmp_path / "sub")
+    assert main(["grade", str(sub), "--course", str(course)]) != 0
+    err = capsys.readouterr().err
+    assert "c.NnkitData.dataset" in err and "python -m nnlib.data download mnist" in err
+
+
+def test_a_new_setting_makes_stored_results_stale() -> None:
+    from nnkit.batch.store import grader_fingerprint
+
+    base = grader_fingerprint()
+    assert grader_fingerprint(data=DataSetting()) == base
+    assert grader_fingerprint(data=DataSetting(data_dir="/elsewhere")) == base
+    assert grader_fingerprint(data=DataSetting.parse("mnist")) != base
