@@ -1411,16 +1411,23 @@ def checks(rule: Rule) -> list[tuple[str, str, str]]:
     return battery.describe(rule)
 
 
-def checklist(assignment: str, fmt: str = "markdown") -> str:
+def checklist(assignment: str, fmt: str = "markdown", setting: Any = None) -> str:
     """The checklist of an assignment: every graded name, its rules and what they mean.
 
     Names and one-line meanings only (never test code or hidden values). ``fmt`` is
     ``"markdown"`` or ``"text"``. Property checks (inputs unchanged, numeric gradients) pay
-    only in proportion to the name's value checks (see docs/architecture.md).
+    only in proportion to the name's value checks (see docs/architecture.md). ``setting``:
+    the course's data sets (``nnkit.datasets.DataSetting``; default: the kit's course config),
+    which decide the saved models listed.
     """
-    from nnkit.grade import ASSIGNMENT_APIS, STANDALONE_ASSIGNMENTS
+    from nnkit.datasets import load_setting
+    from nnkit.grade import STANDALONE_ASSIGNMENTS, assignment_apis
 
-    apis = ASSIGNMENT_APIS[assignment]
+    if setting is None:  # the course's data sets (nbgrader_config.py of the kit's course)
+        from pathlib import Path
+
+        setting = load_setting(Path(__file__).resolve().parent.parent)
+    apis = assignment_apis(assignment, setting)
     standalone = assignment in STANDALONE_ASSIGNMENTS
     md = fmt == "markdown"
     lines: list[str] = []
