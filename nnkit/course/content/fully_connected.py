@@ -375,7 +375,7 @@ def notebook_fc() -> NotebookSpec:
     parameters that reached the best validation accuracy.
 
     Use a `Solver` to train a `TwoLayerNet` on the data above to at least **90 %**
-    validation accuracy (the digits set; on CIFAR-10 aim for 50 %).
+    validation accuracy on the digits (95 % on MNIST, 50 % on CIFAR-10).
     """)
     nb.solution(
         "train_two_layer_net",
@@ -393,6 +393,10 @@ solver.train()
     )
     nb.code("""
     print("best validation accuracy:", solver.best_val_acc)
+    # The mark of the original homeworks on each data set (not graded; printed for you).
+    target = {"digits": 0.90, "mnist": 0.95, "cifar10": 0.50}[dataset]
+    verdict = "reached" if solver.best_val_acc >= target else "NOT reached yet"
+    print(f"validation target on {dataset}: {target:.0%}, {verdict}")
     plot_training(solver, title="TwoLayerNet trained with the Solver: training loss")
     plt.show()
     """)
