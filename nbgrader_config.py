@@ -38,6 +38,16 @@ c.CourseDirectory.ignore = [
 c.Autograde.sanitize_preprocessors = ["nnkit.course.refuse.RefuseUnsandboxedAutograde"]
 c.Autograde.autograde_preprocessors = ["nnkit.course.refuse.RefuseUnsandboxedAutograde"]
 
+# --- data set (nnkit) ------------------------------------------------------------------------
+# What the notebooks train on and what the saved models are graded on, for every entry point
+# (nnkit autograde, nnkit grade, the Gradescope zip) and for the students' release (nnkit
+# release writes it into nnlib/selfcheck.json). "digits" = the bundled 8x8 digits and diabetes
+# (offline); or "mnist", "cifar10", "california", or one classification and one regression
+# set: "mnist+california". Download a real set first on every machine that runs notebooks or
+# grades: python -m nnlib.data download mnist   (thresholds: docs/course.md)
+c.NnkitData.dataset = "digits"
+c.NnkitData.data_dir = ""  # where the downloaded sets are; "" = $NNKIT_DATA or ~/.nnkit/data
+
 # --- late penalties (nnkit) -------------------------------------------------------------------
 # `nnkit autograde` and `nnkit grade submitted/` compare nbgrader's timestamp.txt of each
 # submission with the due date (plus the student's nbgrader extension, if any). Later than the

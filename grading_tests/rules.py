@@ -1203,37 +1203,152 @@ RULES: tuple[Rule, ...] = (
 
 
 @dataclass(frozen=True)
+class Bonus:
+    """Extra points for a saved model beyond a mark (seed 004: "one bonus point for every 1 %
+    of test accuracy above 56 %"): ``points`` per whole ``step`` above ``above``."""
+
+    above: float
+    step: float
+    points: float
+    assignments: tuple[str, ...]  # where the bonus is paid
+
+    def earned(self, value: float) -> float:
+        """The bonus of a measured accuracy (whole steps strictly above the mark)."""
+        steps = int(np.floor((value - self.above) / self.step + 1e-9))
+        return max(0, steps) * self.points
+
+
+@dataclass(frozen=True)
 class Threshold:
-    """What a saved model must reach on a held-out split."""
+    """What a saved model must reach on a held-out split.
+
+    ``bounds``: assignment -> the bound its notebooks' model must reach (the assignments
+    where the model is graded when the course selects this data set, see
+    ``nnkit.datasets``); ``bound``: the bound of a submission of no known assignment
+    (``.py`` modules with a model file next to them).
+    """
 
     dataset: str  # name for nnkit.heldout.load_heldout
     metric: str  # 'accuracy' (higher is better) or 'rmse' (lower is better)
     bound: float  # accuracy >= bound, or rmse <= bound
     classes: tuple[str, ...]  # model classes accepted in the file's meta
+    bounds: dict[str, float] = field(default_factory=dict)
+    bonus: Bonus | None = None
+    split: str = ""  # what the held-out split is (documentation)
 
     @property
     def filename(self) -> str:
         """The file the submission must contain."""
         return f"best_model_{self.dataset}.npz"
 
+    @property
+    def op(self) -> str:
+        return ">=" if self.metric == "accuracy" else "<="
+
+    def bound_for(self, assignment: str | None) -> float:
+        """The bound of a model submitted with ``assignment`` (None: no known assignment)."""
+        return self.bounds.get(assignment, self.bound) if assignment else self.bound
+
+    def passes(self, value: float, assignment: str | None = None) -> bool:
+        bound = self.bound_for(assignment)
+        return value >= bound if self.metric == "accuracy" else value <= bound
+
 
 _CLASSIFIERS = ("FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerNet")
+_TLN, _FC = "two_layer_net", "fully_connected"
 
-# Thresholds per data set (API name "best_model_<dataset>").
+# Thresholds per data set (API name "best_model_<dataset>"); the course's data-set setting
+# (nbgrader_config.py, c.NnkitData.dataset; see nnkit/datasets.py) says which ones its
+# notebooks are graded on. Margins of the bundled bounds: docs/course.md.
 THRESHOLDS: dict[str, Threshold] = {
-    # bundled 8x8 digits: a small FC net reaches ~0.97-0.98; 0.95 leaves room for seeds.
-    "digits": Threshold("digits", "accuracy", 0.95, _CLASSIFIERS),
-    # MNIST t10k: the course's requirement (seeds 002/003) of >= 95 %.
-    "mnist": Threshold("mnist", "accuracy", 0.95, _CLASSIFIERS),
-    # CIFAR-10 test_batch: the classic ">= 50 % with the FC net" requirement.
-    "cifar10": Threshold("cifar10", "accuracy", 0.50, _CLASSIFIERS),
+    # bundled 8x8 digits (270 held-out rows): the reference models reach 0.96-0.98 and a net
+    # stopped after a few dozen iterations stays below 0.90 (margins in docs/course.md).
+    "digits": Threshold(
+        "digits",
+        "accuracy",
+        0.95,
+        _CLASSIFIERS,
+        {_TLN: 0.95, _FC: 0.95},
+        split="the bundled set's 270 held-out rows (nnkit/data/digits_heldout.npz)",
+    ),
+    # MNIST t10k: the stand-alone net of seed 002 (> 96.3 % test, > 97.4 % validation: the
+    # validation mark is checked in the notebook) and the FC net of seed 003 (>= 95 %).
+    "mnist": Threshold(
+        "mnist",
+        "accuracy",
+        0.95,
+        _CLASSIFIERS,
+        {_TLN: 0.963, _FC: 0.95},
+        split="the official t10k test files (10,000 images)",
+    ),
+    # CIFAR-10 test_batch: ">= 50 %" for the two-layer nets and the best FC net (seeds
+    # 000/001/004), and seed 004's bonus for the two-layer net: 1 point per 1 % above 56 %.
+    "cifar10": Threshold(
+        "cifar10",
+        "accuracy",
+        0.50,
+        _CLASSIFIERS,
+        {_TLN: 0.50, _FC: 0.50},
+        bonus=Bonus(0.56, 0.01, 1.0, (_TLN,)),
+        split="the official test_batch (10,000 images)",
+    ),
     # diabetes regression (targets in their original units, std ~77): predicting the mean
     # gives RMSE ~77 and linear regression ~54-58; 60 asks for a model that learned something.
-    "diabetes": Threshold("diabetes", "rmse", 60.0, ("FullyConnectedNet",)),
+    "diabetes": Threshold(
+        "diabetes",
+        "rmse",
+        60.0,
+        ("FullyConnectedNet",),
+        {_FC: 60.0},
+        split="the bundled set's 67 held-out rows (nnkit/data/diabetes_heldout.npz)",
+    ),
     # California housing (targets in units of $100k, std ~1.15): predicting the mean gives
     # ~1.15, linear regression ~0.73, a small FC net ~0.5-0.55; 0.65 asks for a non-linear fit.
-    "california": Threshold("california", "rmse", 0.65, ("FullyConnectedNet",)),
+    "california": Threshold(
+        "california",
+        "rmse",
+        0.65,
+        ("FullyConnectedNet",),
+        {_FC: 0.65},
+        split="a fixed 10 % of the rows (nnlib.data.california_heldout_mask)",
+    ),
 }
+
+
+def bounds_text(t: Threshold) -> str:
+    """``accuracy >= 0.95``, or the bound of every assignment when they differ."""
+    per = sorted(set(t.bounds.values()))
+    if len(per) <= 1:
+        return f"{t.metric} {t.op} {t.bound:g}"
+    return f"{t.metric} {t.op} " + ", ".join(f"{b:g} ({a})" for a, b in sorted(t.bounds.items()))
+
+
+def _saved_model_extras(name: str, t: Threshold) -> tuple[Extra, ...]:
+    out = [
+        Extra(
+            f"held-out {bounds_text(t)}",
+            f"{t.filename} next to the submission reaches it on held-out {name} data ({t.split})",
+        )
+    ]
+    if t.bonus is not None:
+        b = t.bonus
+        out.append(
+            Extra(
+                bonus_name(t),
+                f"{b.points:g} extra point(s) for every whole {b.step:.0%} of held-out "
+                f"{t.metric} above {b.above:.0%} ({', '.join(b.assignments)})",
+                "bonus",
+            )
+        )
+    return tuple(out)
+
+
+def bonus_name(t: Threshold) -> str:
+    """The case name of a threshold's bonus test (after ``"best_model_<dataset>: "``)."""
+    b = t.bonus
+    assert b is not None
+    return f"bonus, {b.points:g} point per {b.step:.0%} above {b.above:.0%}"
+
 
 SAVED_MODEL_RULES: tuple[Rule, ...] = tuple(
     Rule(
@@ -1241,20 +1356,17 @@ SAVED_MODEL_RULES: tuple[Rule, ...] = tuple(
         "saved_model",
         "test_thresholds",
         f"a model saved with nnlib.model_io.save_model as {t.filename}, scored on held-out "
-        f"{name}: {t.metric} {'>=' if t.metric == 'accuracy' else '<='} {t.bound:g}",
+        f"{name}: {bounds_text(t)}"
+        + (
+            f"; {t.bonus.points:g} bonus point per {t.bonus.step:.0%} above {t.bonus.above:.0%}"
+            if t.bonus
+            else ""
+        ),
         dtypes=(),
         points=5,
         tol_reason="a threshold, not a comparison",
-        extras=(
-            Extra(
-                f"held-out {t.metric} {'>=' if t.metric == 'accuracy' else '<='} {t.bound:g}",
-                f"{t.filename} next to the submission reaches it on held-out {name} data",
-            ),
-        ),
-        assignments={
-            "digits": ("two_layer_net", "fully_connected"),
-            "diabetes": ("fully_connected",),
-        }.get(name, ()),
+        extras=_saved_model_extras(name, t),
+        assignments=tuple(t.bounds),
     )
     for name, t in THRESHOLDS.items()
 )
@@ -1299,16 +1411,23 @@ def checks(rule: Rule) -> list[tuple[str, str, str]]:
     return battery.describe(rule)
 
 
-def checklist(assignment: str, fmt: str = "markdown") -> str:
+def checklist(assignment: str, fmt: str = "markdown", setting: Any = None) -> str:
     """The checklist of an assignment: every graded name, its rules and what they mean.
 
     Names and one-line meanings only (never test code or hidden values). ``fmt`` is
     ``"markdown"`` or ``"text"``. Property checks (inputs unchanged, numeric gradients) pay
-    only in proportion to the name's value checks (see docs/architecture.md).
+    only in proportion to the name's value checks (see docs/architecture.md). ``setting``:
+    the course's data sets (``nnkit.datasets.DataSetting``; default: the kit's course config),
+    which decide the saved models listed.
     """
-    from nnkit.grade import ASSIGNMENT_APIS, STANDALONE_ASSIGNMENTS
+    from nnkit.datasets import load_setting
+    from nnkit.grade import STANDALONE_ASSIGNMENTS, assignment_apis
 
-    apis = ASSIGNMENT_APIS[assignment]
+    if setting is None:  # the course's data sets (nbgrader_config.py of the kit's course)
+        from pathlib import Path
+
+        setting = load_setting(Path(__file__).resolve().parent.parent)
+    apis = assignment_apis(assignment, setting)
     standalone = assignment in STANDALONE_ASSIGNMENTS
     md = fmt == "markdown"
     lines: list[str] = []

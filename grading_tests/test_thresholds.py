@@ -21,6 +21,7 @@ import pytest
 
 from grading_tests._support import fail
 from grading_tests.points import THRESHOLDS, Threshold
+from grading_tests.rules import bonus_name, bounds_text
 
 BATCH = 500  # rows per forward pass when scoring
 
@@ -60,22 +61,9 @@ def _predict(model: Any, X: np.ndarray, standalone: bool) -> np.ndarray:
     return np.concatenate(outs)
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        pytest.param(
-            t,
-            marks=pytest.mark.grade(
-                f"best_model_{name}: held-out {t.metric} "
-                f"{'>=' if t.metric == 'accuracy' else '<='} {t.bound:g}"
-            ),
-            id=name,
-        )
-        for name, t in THRESHOLDS.items()
-    ],
-)
-def test_saved_model(submission: Any, spec: Threshold, record_property: Any) -> None:
-    """Load the saved model into the reference model and score it on the held-out split."""
+def _measure(submission: Any, spec: Threshold, plan: Any) -> tuple[float, int]:
+    """(metric value, number of held-out examples) of the saved model; fails with a message
+    when there is no usable model or no held-out data."""
     from nnkit.heldout import load_heldout
     from nnlib.model_io import ModelFileError, load_model
     from reference import classifiers, neural_net
@@ -101,7 +89,7 @@ def test_saved_model(submission: Any, spec: Threshold, record_property: Any) -> 
     except (ModelFileError, TypeError, ValueError) as err:
         fail(f"{api}: the saved model does not fit the reference model: {str(err)[:300]}")
     try:
-        X, y = load_heldout(spec.dataset)
+        X, y = load_heldout(spec.dataset, plan.data.data_dir or None)
     except Exception as err:  # data not installed on the grading machine: say so
         fail(
             f"{api}: the held-out {spec.dataset} data is not available to the grader "
@@ -129,18 +117,7 @@ def test_saved_model(submission: Any, spec: Threshold, record_property: Any) -> 
     if spec.metric == "accuracy":
         if scores.ndim != 2 or scores.shape[1] <= int(y.max()):
             fail(f"{api}: the model has {scores.shape[-1]} outputs, fewer than the classes")
-        acc = float(np.mean(np.argmax(scores, axis=1) == y))
-        if acc < spec.bound:
-            fail(
-                f"{api}: held-out accuracy {acc:.4f} < {spec.bound:g} "
-                f"({len(y)} {spec.dataset} examples)"
-            )
-        record_property(
-            "nnkit_output",
-            f"{api}: held-out accuracy {acc:.4f} >= {spec.bound:g} "
-            f"({len(y)} {spec.dataset} examples)",
-        )
-        return
+        return float(np.mean(np.argmax(scores, axis=1) == y)), len(y)
     if scores.ndim == 2 and scores.shape[1] != 1:
         fail(f"{api}: a regression model must have one output, this one has {scores.shape[1]}")
     pred = scores.reshape(-1)
@@ -150,10 +127,62 @@ def test_saved_model(submission: Any, spec: Threshold, record_property: Any) -> 
         pred = pred * float(y_std)
     if y_mean is not None:
         pred = pred + float(y_mean)
-    rmse = float(np.sqrt(np.mean((pred - y) ** 2)))
-    if not rmse <= spec.bound:
-        fail(f"{api}: held-out RMSE {rmse:.4g} > {spec.bound:g} ({len(y)} {spec.dataset} examples)")
+    return float(np.sqrt(np.mean((pred - y) ** 2))), len(y)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(
+            t,
+            marks=pytest.mark.grade(f"best_model_{name}: held-out {bounds_text(t)}"),
+            id=name,
+        )
+        for name, t in THRESHOLDS.items()
+    ],
+)
+def test_saved_model(
+    submission: Any, grading_plan: Any, spec: Threshold, record_property: Any
+) -> None:
+    """Load the saved model into the reference model and score it on the held-out split
+    against the bound of the submission's assignment."""
+    api = f"best_model_{spec.dataset}"
+    value, n = _measure(submission, spec, grading_plan)
+    bound = spec.bound_for(grading_plan.assignment)
+    metric = "accuracy" if spec.metric == "accuracy" else "RMSE"
+    shown = f"{value:.4f}" if spec.metric == "accuracy" else f"{value:.4g}"
+    where = f"({n} {spec.dataset} examples)"
+    if not spec.passes(value, grading_plan.assignment):
+        worse = "<" if spec.metric == "accuracy" else ">"
+        fail(f"{api}: held-out {metric} {shown} {worse} {bound:g} {where}")
+    record_property("nnkit_output", f"{api}: held-out {metric} {shown} {spec.op} {bound:g} {where}")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(
+            t,
+            marks=pytest.mark.grade(f"best_model_{name}: {bonus_name(t)}", kind="bonus"),
+            id=f"{name}-bonus",
+        )
+        for name, t in THRESHOLDS.items()
+        if t.bonus is not None
+    ],
+)
+def test_saved_model_bonus(
+    submission: Any, grading_plan: Any, spec: Threshold, record_property: Any
+) -> None:
+    """Extra points for a model above the bonus mark (only where the rule table pays it)."""
+    assert spec.bonus is not None
+    api = f"best_model_{spec.dataset}"
+    value, _ = _measure(submission, spec, grading_plan)
+    if not spec.passes(value, grading_plan.assignment):
+        fail(f"{api}: no bonus below the threshold")
+    points = spec.bonus.earned(value)
+    record_property("nnkit_bonus", points)
     record_property(
         "nnkit_output",
-        f"{api}: held-out RMSE {rmse:.4g} <= {spec.bound:g} ({len(y)} {spec.dataset} examples)",
+        f"{api}: bonus {points:g} point(s): {spec.metric} {value:.4f} on the held-out data "
+        f"(mark {spec.bonus.above:.0%})",
     )

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from nnkit.datasets import DataSetting
 from nnkit.sandbox import jail
 from nnkit.sandbox.client import runtime_dir
 from nnkit.sandbox.execute import execute_notebook
@@ -23,7 +24,6 @@ from nnkit.sandbox.limits import Limits
 #: per cell and per notebook (a training cell on the bundled data takes seconds)
 CELL_TIMEOUT = 300.0
 NOTEBOOK_TIMEOUT = 1800.0
-_PASSED_ENV = ("NNKIT_DATASET",)
 #: nnlib.selfcheck.GUARD_ENV (the students' self-check is not imported by the grader)
 SELFCHECK_GUARD = "NNLIB_SELFCHECK"
 
@@ -34,14 +34,21 @@ def execute_notebooks(
     limits: Limits | None = None,
     cell_timeout: float = CELL_TIMEOUT,
     total_timeout: float = NOTEBOOK_TIMEOUT,
+    data: DataSetting | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """Execute ``notebooks`` (files of the staged ``folder``), each in its own sandbox.
+
+    ``data``: the course's data sets (:mod:`nnkit.datasets`, default the bundled ones): the
+    notebooks' ``nnlib.data`` loads them (``$NNKIT_DATASET``, ``$NNKIT_DATA``), and the public
+    files of a downloaded set are shown read-only (never its held-out files).
 
     Returns (notebook name -> executed notebook as JSON text, one-line messages).
     """
     limits = limits or Limits()
+    data = data or DataSetting()
     rt = runtime_dir()
-    env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+    env = data.sandbox_env()
+    data_files = data.sandbox_files()
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as outputs
     env[SELFCHECK_GUARD] = "grader"  # a nnlib.selfcheck.check() cell does nothing here
     out: dict[str, str] = {}
@@ -67,6 +74,7 @@ def execute_notebooks(
                     submission=folder,
                     scratch_host=scratch_dir,
                     limits=limits,
+                    read=data_files,
                     env=env,
                     seed={".cache/matplotlib": rt / "mpl"},  # HOME is the scratch dir
                 )

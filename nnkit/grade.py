@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grading_tests.points import SUITE_APIS
+from grading_tests.points import SUITE_APIS, THRESHOLDS
+from nnkit.datasets import DataSetting
 from nnkit.loader import Submission, load_submission
 from nnkit.results import SubmissionResult
 from nnkit.staging import stage_paths
@@ -45,9 +46,9 @@ SIBLING_PATTERNS = ("best_model_*.npz", "__init__.py")
 _NORMS = SUITE_APIS["test_batchnorm"]
 _SPATIAL = tuple(n for n in _NORMS if n.startswith("spatial_"))
 
-#: assignment folder name -> API names graded for its notebooks (the one table).
-ASSIGNMENT_APIS: dict[str, tuple[str, ...]] = {
-    "two_layer_net": ("TwoLayerNet", "best_model_digits"),
+#: assignment folder name -> API names of code graded for its notebooks.
+_CODE_APIS: dict[str, tuple[str, ...]] = {
+    "two_layer_net": ("TwoLayerNet",),
     "fully_connected": (
         *SUITE_APIS["test_layers"],
         *SUITE_APIS["test_losses"],
@@ -56,11 +57,25 @@ ASSIGNMENT_APIS: dict[str, tuple[str, ...]] = {
         *SUITE_APIS["test_optim"],
         *(n for n in _NORMS if n not in _SPATIAL),
         *SUITE_APIS["test_dropout"],
-        "best_model_digits",
-        "best_model_diabetes",
     ),
     "convnets": (*SUITE_APIS["test_conv"], "ThreeLayerConvNet", *_SPATIAL),
 }
+
+
+def assignment_apis(assignment: str, setting: DataSetting | None = None) -> tuple[str, ...]:
+    """The API names graded for an assignment's notebooks on the course's data sets: its code,
+    then ``best_model_<dataset>`` of every selected data set whose threshold (rule table,
+    ``THRESHOLDS[...].bounds``) names the assignment."""
+    setting = setting or DataSetting()
+    models = tuple(
+        f"best_model_{name}" for name in setting.names if assignment in THRESHOLDS[name].bounds
+    )
+    return _CODE_APIS[assignment] + models
+
+
+#: assignment folder name -> API names graded for its notebooks on the bundled data sets
+#: (the default setting; :func:`assignment_apis` for any other).
+ASSIGNMENT_APIS: dict[str, tuple[str, ...]] = {a: assignment_apis(a) for a in _CODE_APIS}
 #: assignments whose notebooks define the stand-alone TwoLayerNet
 STANDALONE_ASSIGNMENTS = frozenset({"two_layer_net"})
 
@@ -71,6 +86,7 @@ class Plan:
 
     groups: dict[str, Submission] = field(default_factory=dict)  # "main", "neural_net"
     assignment: str | None = None
+    data: DataSetting = field(default_factory=DataSetting)  # the course's data sets
     paths: list[Path] = field(default_factory=list)  # the staged copies
     messages: list[str] = field(default_factory=list)  # what staging left out
     staging: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
@@ -92,11 +108,17 @@ class Plan:
         dirs = {p if p.is_dir() else p.parent for p in self.paths}
         return {f.name for d in dirs if d.is_dir() for f in d.glob("best_model_*.npz")}
 
+    def pays_bonus(self, api: str) -> bool:
+        """Whether the bonus test of the saved model ``api`` applies to this submission (its
+        assignment is one the threshold's bonus names)."""
+        t = THRESHOLDS.get(api.removeprefix("best_model_"))
+        return bool(t and t.bonus and self.assignment in t.bonus.assignments)
+
     def selector(self, module_apis: dict[str, set[str]]) -> Callable[[str, str], bool]:
         """``keep(module, api)`` for the collected tests (module stem -> its API names)."""
         models = self.model_files()
         if self.assignment is not None:
-            allowed = set(ASSIGNMENT_APIS[self.assignment])
+            allowed = set(assignment_apis(self.assignment, self.data))
             standalone = self.assignment in STANDALONE_ASSIGNMENTS
 
             def keep_nb(module: str, api: str) -> bool:
@@ -135,8 +157,9 @@ def detect_assignment(sub: Submission) -> str | None:
     return None
 
 
-def make_plan(paths: str | Path | Sequence[str | Path]) -> Plan:
-    """Stage the submission(s) at ``paths``, load them into groups and decide what applies.
+def make_plan(paths: str | Path | Sequence[str | Path], data: DataSetting | None = None) -> Plan:
+    """Stage the submission(s) at ``paths``, load them into groups and decide what applies
+    (on the course's data sets ``data``, default: the bundled ones).
 
     The plan owns the staged copy: call :meth:`Plan.close` when grading is over.
     """
@@ -151,6 +174,7 @@ def make_plan(paths: str | Path | Sequence[str | Path]) -> Plan:
         raise
     probe = load_submission(staged.paths)
     plan = Plan(paths=staged.paths, messages=staged.messages, staging=tmp)
+    plan.data = data or DataSetting()
     if probe.kind == "notebook":
         plan.groups["main"] = probe
         # staging keeps the submission's folder name; farther ancestors are the given paths'
@@ -185,8 +209,13 @@ def grade(
     extra_args: Sequence[str] = (),
     no_loops: Sequence[str] = (),
     quiet: bool = True,
+    data: DataSetting | None = None,
 ) -> SubmissionResult:
-    """Grade one submission; never raises for anything the submission does."""
+    """Grade one submission; never raises for anything the submission does.
+
+    ``data``: the course's data sets (:mod:`nnkit.datasets`; default: the bundled ones):
+    which saved models a notebook submission is graded on, and where the held-out data is.
+    """
     import pytest
 
     if isinstance(submission_paths, str | Path):
@@ -213,6 +242,8 @@ def grade(
         args += ["--submission", os.path.abspath(p)]  # not resolve(): links stay links
     for n in no_loops:
         args += ["--nnkit-no-loops", n]
+    if data is not None:
+        args += ["--nnkit-dataset", data.value, "--nnkit-data-dir", data.data_dir]
     args += list(extra_args)
     collector = _Collector()
     start = time.monotonic()

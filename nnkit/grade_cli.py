@@ -24,6 +24,7 @@ from nnkit.batch.outputs import as_result, gradescope_doc
 from nnkit.batch.task import GradeTask, make_task, run_task
 from nnkit.batch.triage import CourseIndex
 from nnkit.course.build_notebooks import ROOT
+from nnkit.datasets import DataSetting, load_setting
 from nnkit.errors import UsageError
 from nnkit.grade import ASSIGNMENT_APIS
 from nnkit.loader import read_bytes
@@ -78,6 +79,16 @@ def course_index(course: Path | None = None) -> CourseIndex:
     return CourseIndex(found)
 
 
+def course_data(course: Path | None = None) -> DataSetting:
+    """The course's data sets (``c.NnkitData`` of its nbgrader_config.py): ``course``'s, or the
+    current directory's when it is a course, else the kit's own course config."""
+    if course is not None:
+        return load_setting(Path(course))
+    if (Path.cwd() / "nbgrader_config.py").is_file():
+        return load_setting(Path.cwd())
+    return load_setting(ROOT)
+
+
 def known_assignments(index: CourseIndex) -> list[str]:
     """Assignments the kit can grade as such (the course's and the engine's table)."""
     return sorted(set(index.assignments) | set(ASSIGNMENT_APIS))
@@ -130,11 +141,14 @@ def single_task(
     assignment: str | None,
     kwargs: dict,
     index: CourseIndex | None = None,
+    data: DataSetting | None = None,
 ) -> GradeTask:
     """The pipeline task of one submission given as files or one folder (links never read).
 
-    The assignment is ``assignment`` (checked) or :func:`detect_assignment`'s.
+    The assignment is ``assignment`` (checked) or :func:`detect_assignment`'s; ``data`` the
+    course's data sets (default: the bundled ones).
     """
+    data = data or DataSetting()
     index = course_index() if index is None else index
     if len(paths) == 1 and paths[0].is_dir():
         files = sorted(read_tree(paths[0]).files.items())
@@ -146,7 +160,7 @@ def single_task(
         name, note = detect_assignment(files, index)
     if len(paths) == 1 and paths[0].is_dir():
         sub = Submission(student, name, paths[0], (), digest="")
-        task = make_task(sub, "", index, grade_kwargs=kwargs)
+        task = make_task(sub, "", index, grade_kwargs=kwargs, data=data)
     else:
         task = GradeTask(
             student=student,
@@ -156,6 +170,7 @@ def single_task(
             files=tuple(files),
             index=index,
             grade_kwargs=tuple(sorted(kwargs.items())),
+            data=data,
         )
     if note:
         task = replace(task, messages=(note, *task.messages))
@@ -188,7 +203,14 @@ def run(args: argparse.Namespace) -> int:
     if args.no_loops:
         kwargs["no_loops"] = tuple(args.no_loops)
     index = course_index(getattr(args, "course", None))
-    task = single_task(paths, args.student, args.assignment, kwargs, index)
+    data = course_data(getattr(args, "course", None))
+    missing = data.missing()
+    if missing:
+        raise UsageError(
+            f"the course grades on {data.value} (nbgrader_config.py, c.NnkitData.dataset), "
+            "but this machine lacks its data:\n  " + "\n  ".join(missing)
+        )
+    task = single_task(paths, args.student, args.assignment, kwargs, index, data)
     outcome = run_task(task)
     if args.format == "gradescope":
         print(json.dumps(gradescope_doc(outcome.record, outcome.seconds), indent=1))

@@ -37,6 +37,7 @@ from typing import Any
 from nnkit.batch.outputs import gradescope_doc
 from nnkit.batch.task import run_task
 from nnkit.course.build_notebooks import ASSIGNMENTS, ROOT
+from nnkit.datasets import DataSetting, load_setting
 from nnkit.errors import UsageError
 from nnkit.grade_cli import course_index, single_task
 from nnkit.results import HIDDEN_TESTS_VISIBILITY, VISIBILITIES
@@ -126,6 +127,9 @@ fi
 # the sandbox's own uid (as root) must reach this Python
 chmod o+x "$ROOT"
 chmod -R o+rX "$VENV"
+# the course's downloaded data sets, if it selects any (nnkit_gradescope.json "dataset")
+NNKIT_GS_ROOT="$ROOT" "$VENV/bin/python" -m nnkit.gradescope fetch-data "$SOURCE"
+chmod -R o+rX "$ROOT/nnkit-data" 2>/dev/null || true
 cd "$SOURCE/kit" && "$VENV/bin/python" -m nnkit doctor || true
 """
 
@@ -231,6 +235,7 @@ def build_zip(
         "assignment": assignment,
         "hidden_visibility": visibility,
         "timeout": float(timeout),
+        "dataset": load_setting(course).value,  # the course's data sets (nnkit.datasets)
     }
     entries.append((CONFIG, (json.dumps(config, indent=1) + "\n").encode(), 0o644))
     for rel, path in _kit_files(kit):
@@ -399,7 +404,9 @@ def autograde(root: Path, source: Path) -> dict[str, Any]:
         raise RuntimeError(f"no submission folder at {folder}")
     index = course_index(source / KIT)
     kwargs = {"timeout": float(config.get("timeout", 5.0))}
-    task = single_task([folder], _student(root), config["assignment"], kwargs, index)
+    task = single_task(
+        [folder], _student(root), config["assignment"], kwargs, index, _data(root, config)
+    )
     outcome = run_task(task)
     record = outcome.record
     print(
@@ -409,6 +416,30 @@ def autograde(root: Path, source: Path) -> dict[str, Any]:
     return gradescope_doc(
         record, outcome.seconds, config["hidden_visibility"], output=_header(config, record)
     )
+
+
+#: Where setup.sh puts the course's downloaded data sets (under the autograder root).
+DATA_DIR = "nnkit-data"
+
+
+def _data(root: Path, config: dict[str, Any]) -> DataSetting:
+    """The course's data sets as the zip's config says, the downloaded ones under
+    ``root/nnkit-data`` (where setup.sh put them)."""
+    return DataSetting.parse(config.get("dataset"), str(root / DATA_DIR))
+
+
+def fetch_data(source: Path, root: Path | None = None) -> list[str]:
+    """setup.sh's step: download (and check) the data sets the zip's config selects; returns
+    their names."""
+    root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+    config = json.loads((source / CONFIG).read_text(encoding="utf-8"))
+    data = _data(root, config)
+    for name in data.downloaded:
+        if data.missing((name,)):
+            from nnlib.data import download
+
+            download(name, data.root())
+    return list(data.downloaded)
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
@@ -487,8 +518,15 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m nnkit.gradescope autograder``: the step ``run_autograder`` runs."""
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "fetch-data":
+        fetched = fetch_data(Path(argv[1]))
+        print(f"nnkit: data sets ready: {', '.join(fetched) or 'bundled only'}")
+        return 0
     if argv != ["autograder"]:
-        print("usage: python -m nnkit.gradescope autograder  (run by run_autograder)")
+        print(
+            "usage: python -m nnkit.gradescope autograder  (run by run_autograder)\n"
+            "       python -m nnkit.gradescope fetch-data SOURCE  (run by setup.sh)"
+        )
         return 2
     return run_autograder()
 

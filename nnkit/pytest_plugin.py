@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 
 from nnkit import policy
+from nnkit.datasets import DataSetting
 from nnkit.results import KINDS, SubmissionResult, TestResult, gate
 from nnkit.sandbox import StudentError, Worker
 
@@ -46,6 +47,9 @@ MAX_OUTPUT = 1000
 #: ``record_property(PASS_OUTPUT, text)`` in a hidden test: the output of that test when it
 #: passes (the saved-model tests state the metric they measured; the leaderboard reads it)
 PASS_OUTPUT = "nnkit_output"
+#: ``record_property(BONUS_POINTS, x)`` in a passing test of kind ``bonus``: its score (the
+#: test is worth 0 points, so x is extra).
+BONUS_POINTS = "nnkit_bonus"
 
 
 def stable_seed(student_id: str, test_name: str) -> int:
@@ -90,7 +94,10 @@ class _State:
         self.student_id: str = config.getoption("student")
         self.timeout: float = config.getoption("nnkit_timeout")
         paths = config.getoption("submission") or []
-        self.plan = make_plan(paths) if paths else None
+        data = DataSetting.parse(
+            config.getoption("nnkit_dataset"), config.getoption("nnkit_data_dir") or ""
+        )
+        self.plan = make_plan(paths, data) if paths else None
         self.workers: dict[str, Worker] = {}
         self.results: dict[str, TestResult] = {}
         self.order: list[str] = []
@@ -124,9 +131,12 @@ class _State:
             res.score = 0.0
             res.output = _message(exc, name) if exc is not None else "failed"
         elif rep.passed and rep.when == "call" and res.score == res.max_score:
-            note = dict(item.user_properties).get(PASS_OUTPUT)
+            props = dict(item.user_properties)
+            note = props.get(PASS_OUTPUT)
             if note:
                 res.output = str(note)[:MAX_OUTPUT]
+            if res.kind == "bonus":
+                res.score = max(0.0, float(props.get(BONUS_POINTS, 0.0)))
 
     def finish(self) -> SubmissionResult:
         result = SubmissionResult(student=self.student_id)
@@ -209,6 +219,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the Gradescope results.json here",
     )
     group.addoption(
+        "--nnkit-dataset",
+        default=None,
+        metavar="NAME",
+        help="the course's data sets (nnkit.datasets; default: the bundled digits + diabetes)",
+    )
+    group.addoption(
+        "--nnkit-data-dir",
+        default="",
+        metavar="DIR",
+        help="where the downloaded data sets are (default: $NNKIT_DATA or ~/.nnkit/data)",
+    )
+    group.addoption(
         "--nnkit-no-loops",
         action="append",
         default=[],
@@ -259,7 +281,7 @@ def pytest_collection_modifyitems(
         k = names_seen.get(name, 0) + 1
         names_seen[name] = k
         item.stash[_NAME] = name if k == 1 else f"{name} ({k})"
-        item.stash[_POINTS] = points[api]
+        item.stash[_POINTS] = 0.0 if kind == "bonus" else points[api]
         module_apis.setdefault(Path(str(item.path)).stem, set()).add(api)
         graded.append(item)
     if errors:
@@ -276,7 +298,9 @@ def pytest_collection_modifyitems(
             kept.append(item)
             continue
         api = name.split(":", 1)[0].strip()
-        if keep(Path(str(item.path)).stem, api):
+        if item.stash.get(_KIND, "value") == "bonus" and not state.plan.pays_bonus(api):
+            dropped.append(item)
+        elif keep(Path(str(item.path)).stem, api):
             kept.append(item)
             state.apis.add(api)
         else:
@@ -314,6 +338,16 @@ def rng(request: pytest.FixtureRequest) -> np.random.Generator:
 @pytest.fixture
 def student_id(request: pytest.FixtureRequest) -> str:
     return request.config.stash[_STATE].student_id
+
+
+@pytest.fixture
+def grading_plan(request: pytest.FixtureRequest) -> Any:
+    """The plan (trusted side): the assignment (None: graded by names) and the course's data
+    sets (``plan.data``, a :class:`nnkit.datasets.DataSetting`)."""
+    state: _State = request.config.stash[_STATE]
+    if state.plan is None:
+        raise pytest.UsageError("the hidden suites need --submission PATH")
+    return state.plan
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ class TestResult:
     score: float
     max_score: float
     output: str = ""
-    kind: str = "value"  # "value" or "property" (gated by the name's value tests)
+    kind: str = "value"  # "value", "property" (gated by the name's value tests) or "bonus"
 
     @property
     def api_name(self) -> str:
@@ -226,7 +226,9 @@ class SubmissionResult:
         )
 
 
-KINDS = ("value", "property")
+#: ``bonus``: extra points (max_score 0, score >= 0) a test adds beyond the assignment's
+#: points, e.g. a saved model far above its threshold (grading_tests/rules.py, ``Bonus``).
+KINDS = ("value", "property", "bonus")
 
 
 def gate(tests: list[TestResult]) -> list[TestResult]:

@@ -36,6 +36,7 @@ from nnkit.batch.task import (
     run_task,
 )
 from nnkit.batch.triage import CourseIndex
+from nnkit.datasets import DataSetting, load_setting
 from nnkit.errors import UsageError
 from nnkit.late import TIMESTAMP_FILE, LateRule, gradebook_dates, load_policy
 from nnkit.late import apply as apply_late
@@ -61,6 +62,7 @@ class BatchConfig:
     progress: bool = True
     report: bool = True
     late: bool = True  # apply the course's late policy (nnkit.late; nbgrader_config.py)
+    data: DataSetting | None = None  # the course's data sets; None: read from nbgrader_config.py
 
     def resolved(self) -> BatchConfig:
         """The same configuration with every default filled in and paths made absolute."""
@@ -68,7 +70,8 @@ class BatchConfig:
         course = Path(self.course_root).resolve() if self.course_root else root.parent
         out = Path(self.out_dir).resolve() if self.out_dir else root.parent / "graded"
         db = f"sqlite:///{course / 'gradebook.db'}" if self.db_url is None else self.db_url
-        return replace(self, root=root, course_root=course, out_dir=out, db_url=db)
+        data = self.data if self.data is not None else load_setting(course)
+        return replace(self, root=root, course_root=course, out_dir=out, db_url=db, data=data)
 
 
 @dataclass
@@ -256,8 +259,15 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
             f"no submissions{which} in {cfg.root}; expected nbgrader's layout "
             "<submitted>/<student>/<assignment>/ (nbgrader collect, or copy them there)"
         )
+    data = cfg.data or DataSetting()
+    missing = data.missing()
+    if missing:
+        raise UsageError(
+            f"the course grades on {data.value} (nbgrader_config.py, c.NnkitData.dataset), "
+            "but this machine lacks its data:\n  " + "\n  ".join(missing)
+        )
     store = ResultStore(cfg.out_dir)
-    grader = grader_fingerprint()
+    grader = grader_fingerprint(data=data)
     index = CourseIndex.from_course(cfg.course_root)
     counts = {"graded": 0, "errors": 0}
     rules = _late_rules(cfg, subs)
@@ -276,6 +286,7 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
                 cfg.execute,
                 release=releases[s.assignment],
                 late=rules.get((s.assignment, s.student)),
+                data=data,
             )
             for s in todo
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nnkit.batch.discover import Submission
+from nnkit.datasets import DataSetting
 
 _TMP_SUFFIX = ".tmp"
 
@@ -44,15 +45,21 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
-def grader_fingerprint(packages: Iterable[str] = ("grading_tests", "reference")) -> str:
-    """Hash of what decides grades: the hidden suites (with their points) and the reference.
+def grader_fingerprint(
+    packages: Iterable[str] = ("grading_tests", "reference"), data: DataSetting | None = None
+) -> str:
+    """Hash of what decides grades: the hidden suites (with their points), the reference and
+    the course's data sets (``data``; the bundled default adds nothing).
 
-    A result made with other suites is stale, like one of a changed submission. Changes of the
-    engine itself do not invalidate results; regrade with ``--force`` after upgrading it.
+    A result made with other suites, or on other data sets, is stale, like one of a changed
+    submission. Changes of the engine itself do not invalidate results; regrade with
+    ``--force`` after upgrading it.
     """
     import importlib.util
 
     h = hashlib.sha256()
+    if data is not None and data != DataSetting(data_dir=data.data_dir):
+        h.update(f"data\0{data.value}\0".encode())
     for pkg in packages:
         spec = importlib.util.find_spec(pkg)
         if spec is None or not spec.submodule_search_locations:

@@ -23,6 +23,7 @@ from nnkit.batch.discover import Submission
 from nnkit.batch.triage import CourseIndex, stage
 from nnkit.course.publish import render
 from nnkit.course.scoring import course_cells
+from nnkit.datasets import DataSetting
 from nnkit.execution import execute_notebooks
 from nnkit.late import LateRule, timestamp_of
 from nnkit.late import apply as apply_late
@@ -52,6 +53,7 @@ class GradeTask:
     execute: bool = False  # run the notebooks in the sandbox for their outputs
     release: tuple[tuple[str, str], ...] = ()  # the assignment's release notebooks (name, JSON)
     late: LateRule | None = None  # the course's late policy for this submission (nnkit.late)
+    data: DataSetting = field(default_factory=DataSetting)  # the course's data sets
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def make_task(
     execute: bool = False,
     release: tuple[tuple[str, str], ...] = (),
     late: LateRule | None = None,
+    data: DataSetting | None = None,
 ) -> GradeTask:
     """Read a submission's files into a task with :func:`nnkit.staging.read_tree` (no link
     followed, regular files only, size caps; what it left out becomes messages)."""
@@ -90,6 +93,7 @@ def make_task(
         execute=execute,
         release=release,
         late=late,
+        data=data or DataSetting(),
     )
 
 
@@ -182,11 +186,14 @@ def run_task(task: GradeTask) -> Outcome:
         exec_messages: list[str] = []
         if task.execute:
             nbs = [p for p in staged.code_files if p.suffix == ".ipynb"]
-            executed, exec_messages = execute_notebooks(folder, nbs)
+            executed, exec_messages = execute_notebooks(folder, nbs, data=task.data)
         try:
             if staged.code_files:
                 grade = resolve(task.grade_fn)
-                result = grade(staged.code_files, task.student, **dict(task.grade_kwargs))
+                kwargs = dict(task.grade_kwargs)
+                if task.grade_fn == DEFAULT_GRADE_FN:  # the engine: the course's data sets
+                    kwargs.setdefault("data", task.data)
+                result = grade(staged.code_files, task.student, **kwargs)
             else:  # nothing to run: no points, and no engine run that would pick every suite
                 result = SubmissionResult(student=task.student)
             cells = course_cells(task.assignment, staged.code_files, result)

@@ -151,10 +151,11 @@ def readme_text(assignment: str) -> str:
         "    python -m pip install numpy matplotlib jupyterlab",
         "    jupyter lab",
         "",
-        "The notebooks work offline on the small data sets that ship in `nnlib/data`. To work "
-        "on a real data set, download it once (`python -m nnlib.data download mnist`, or "
-        "`cifar10`, `california`) and start Jupyter with `NNKIT_DATASET=mnist` (or the other "
-        "name) set in the environment.",
+        "The notebooks load the data set your course chose (they print its name). The small "
+        "default sets ship in `nnlib/data` and work offline; a real one (MNIST, CIFAR-10, "
+        "California housing) must be downloaded once, for instance "
+        "`python -m nnlib.data download mnist` (or `cifar10`, `california`); a notebook that "
+        "cannot find it says which command to run.",
         "",
         "## What to fill in",
         "",

@@ -51,16 +51,25 @@ def covers(names: tuple[str, ...], test_name: str) -> bool:
     return any(test_name.startswith(n) if ":" in n else api == n for n in names)
 
 
-def _fraction(result: SubmissionResult, names: tuple[str, ...]) -> tuple[float, float, str]:
-    earned = possible = 0.0
+def is_bonus(t: TestResult) -> bool:
+    """A bonus test: worth 0 points, its score is extra (grading_tests/rules.py, ``Bonus``)."""
+    return t.max_score == 0 and t.score > 0
+
+
+def _fraction(result: SubmissionResult, names: tuple[str, ...]) -> tuple[float, float, str, float]:
+    """(earned, possible, failures, bonus) over the tests a cell standing for ``names`` counts."""
+    earned = possible = bonus = 0.0
     failed = []
     for t in result.tests:
         if covers(names, t.name):
+            if is_bonus(t):
+                bonus += t.score
+                continue
             earned += max(0.0, t.score)
             possible += t.max_score
             if not t.passed:
                 failed.append(f"{t.name}: {t.output.splitlines()[0] if t.output else 'failed'}")
-    return earned, possible, "\n".join(failed)
+    return earned, possible, "\n".join(failed), bonus
 
 
 def score_cells(
@@ -83,10 +92,13 @@ def score_cells(
             detail = "wrong or missing: " + ", ".join(wrong) if wrong else ""
             result.tests.append(TestResult(f"{cell_id}: numeric answers", score, g.points, detail))
         else:
-            earned, possible, detail = _fraction(result, g.names)
+            earned, possible, detail, bonus = _fraction(result, g.names)
             score = g.points * earned / possible if possible else 0.0
             if not possible:
                 detail = "no hidden test ran for " + ", ".join(g.names)
+            if bonus:  # extra points, beyond the cell's maximum
+                score += bonus
+                detail = "\n".join(filter(None, [detail, f"bonus: {bonus:g} extra point(s)"]))
         out.append(CellScore(nb_name, cell_id, round(score, 4), g.points, detail))
     return out
 
@@ -102,7 +114,9 @@ def store_cell_scores(
         except Exception:  # nbgrader.api.MissingEntry: a cell this submission lacks
             problems.append(f"{student}: no gradebook entry for {notebook}/{cell_id}")
             continue
-        grade.auto_score = score
+        top = grade.max_score if grade.max_score is not None else score
+        grade.auto_score = min(score, top)  # a bonus beyond the cell's points: extra credit
+        grade.extra_credit = score - top if score > top else None
         grade.needs_manual_grade = False
     return problems
 

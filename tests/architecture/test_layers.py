@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nnkit.late",
             "nnkit.results",
             "nnkit.heldout",
+            "nnkit.datasets",
             "nnkit.staging",
             "nnkit.errors",
             "nnkit.make_bundled_data",

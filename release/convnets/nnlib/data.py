@@ -37,6 +37,8 @@ __all__ = [
     "DOWNLOADABLE",
     "SOURCES",
     "DataMissingError",
+    "CLASSIFICATION",
+    "REGRESSION",
     "california_heldout_mask",
     "default_dataset",
     "download",
@@ -45,7 +47,9 @@ __all__ = [
     "load_cifar10",
     "load_dataset",
     "load_mnist",
+    "parse_selection",
     "resolve_data_dir",
+    "selected_dataset",
     "split_dataset",
 ]
 
@@ -119,9 +123,67 @@ def resolve_data_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("NNKIT_DATA") or Path.home() / ".nnkit" / "data").expanduser()
 
 
+#: Classification sets (images, integer labels) and regression sets (features, real targets).
+CLASSIFICATION = ("digits", "mnist", "cifar10")
+REGRESSION = ("diabetes", "california")
+#: How the course's data-set setting reaches the notebooks (the grader sets it in the sandbox).
+SELECTION_ENV = "NNKIT_DATASET"
+
+
+def parse_selection(text: str | Sequence[str] | None) -> dict[str, str]:
+    """The data sets a course setting selects: ``{"classification": ..., "regression": ...}``.
+
+    ``text`` names one or two data sets (``"mnist"``, ``"california"``, ``"mnist+california"``,
+    ``"cifar10,california"``, or a list); what it does not name stays bundled (``digits`` for
+    classification, ``diabetes`` for regression). ``"bundled"`` and ``""`` mean both bundled.
+    """
+    chosen = {"classification": "digits", "regression": "diabetes"}
+    if text is None:
+        return chosen
+    names = [text] if isinstance(text, str) else list(text)
+    parts = [p.strip().lower() for n in names for p in str(n).replace(",", "+").split("+")]
+    seen: dict[str, str] = {}
+    for name in parts:
+        if name in ("", "bundled"):
+            continue
+        task = "classification" if name in CLASSIFICATION else None
+        task = "regression" if name in REGRESSION else task
+        if task is None:
+            raise ValueError(
+                f"unknown data set {name!r}; choose from {CLASSIFICATION + REGRESSION} "
+                "(one classification and one regression set at most, e.g. 'mnist+california')"
+            )
+        if task in seen and seen[task] != name:
+            raise ValueError(f"two {task} data sets selected: {seen[task]!r} and {name!r}")
+        seen[task] = chosen[task] = name
+    return chosen
+
+
+def course_selection() -> str | None:
+    """The course's data-set setting as the release ships it (``nnlib/selfcheck.json``,
+    written by ``nnkit release`` from the course config), or None."""
+    import json
+
+    try:
+        text = Path(__file__).with_name("selfcheck.json").read_text(encoding="utf-8")
+        value = json.loads(text).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def selected_dataset(task: str = "classification") -> str:
+    """The course's data set for ``task`` ('classification' or 'regression'):
+    ``$NNKIT_DATASET`` when set (the grader sets it), else the course's setting shipped with
+    the release, else the bundled ``digits`` / ``diabetes``."""
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', not {task!r}")
+    return parse_selection(os.environ.get(SELECTION_ENV) or course_selection())[task]
+
+
 def default_dataset() -> str:
-    """The data set the notebooks use: ``$NNKIT_DATASET``, default ``'digits'``."""
-    return os.environ.get("NNKIT_DATASET") or "digits"
+    """The classification data set the notebooks use (:func:`selected_dataset`)."""
+    return selected_dataset("classification")
 
 
 def _missing(name: str, what: Path, root: Path) -> DataMissingError:
@@ -331,10 +393,10 @@ def load_dataset(
 ) -> dict[str, np.ndarray]:
     """Train / val / test splits of a data set (never its held-out grading split).
 
-    name: 'digits', 'diabetes', 'cifar10', 'mnist' or 'california' (default:
-    ``$NNKIT_DATASET`` or 'digits'). num_val / num_test default to SPLIT_SIZES[name]; seed
-    shuffles the public rows before cutting. Returns X_train, y_train, X_val, y_val,
-    X_test, y_test.
+    name: 'digits', 'diabetes', 'cifar10', 'mnist' or 'california' (default: the course's
+    classification set, :func:`selected_dataset`). num_val / num_test default to
+    SPLIT_SIZES[name]; seed shuffles the public rows before cutting. Returns X_train, y_train,
+    X_val, y_val, X_test, y_test.
     """
     name = name or default_dataset()
     if name in BUNDLED:
