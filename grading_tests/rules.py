@@ -405,6 +405,14 @@ def make_fc(rng, dtype, v):
     frozen = ()
     if v["normalization"] == "batchnorm":  # per-feature batch statistics remove the bias
         frozen = tuple(f"b{i}" for i in range(1, len(v["hidden_dims"]) + 1))
+    if v["category"] == "regression":
+        # one output; real targets of the call's dtype (graders pass one dtype per call),
+        # shaped (N,) unless the case asks for (N, 1); not centred, so a bias matters
+        kwargs["category"] = "regression"
+        kwargs["num_classes"] = 1
+        shape = (v["N"], 1) if v.get("targets") == "(N, 1)" else (v["N"],)
+        y = (1.0 + 2.0 * rng.standard_normal(shape)).astype(dtype)
+        return ModelCall((), kwargs, X, y, frozen=frozen)
     return ModelCall((), kwargs, X, rng.integers(0, v["classes"], size=v["N"]), frozen=frozen)
 
 
@@ -1081,7 +1089,9 @@ RULES: tuple[Rule, ...] = (
         "FullyConnectedNet",
         "model",
         "test_models",
-        "{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax",
+        "{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax; "
+        "category='regression' (num_classes 1): the same layers, the last affine's output is "
+        "the prediction (N, 1), loss mse_loss plus the same L2",
         inputs=("X", "y"),
         outputs=("scores | loss, grads",),
         params=(
@@ -1093,6 +1103,12 @@ RULES: tuple[Rule, ...] = (
             Param("dropout_keep_ratio", 1, (0.6,), "dropout keep ratio (1: no dropout)"),
             Param("seed", RANDOM, (), "dropout seed"),
             Param("reg", 0.0, (0.3,), "L2 strength"),
+            Param(
+                "category",
+                "classification",
+                ("regression",),
+                "'regression': num_classes 1, real targets y of shape (N,), MSE loss",
+            ),
         ),
         combos=(
             ("dropout with seed 0", {"dropout_keep_ratio": 0.5, "seed": 0}),
@@ -1101,6 +1117,16 @@ RULES: tuple[Rule, ...] = (
             ("layernorm, a batch of one", {"normalization": "layernorm", "N": 1}),
             ("layernorm, one hidden layer", {"normalization": "layernorm", "hidden_dims": (5,)}),
             ("batchnorm, reg 0.2", {"normalization": "batchnorm", "reg": 0.2}),
+            ("regression, targets (N, 1)", {"category": "regression", "targets": "(N, 1)"}),
+            ("regression, reg 0.3", {"category": "regression", "reg": 0.3}),
+            (
+                "regression, batchnorm and dropout",
+                {"category": "regression", "normalization": "batchnorm", "dropout_keep_ratio": 0.7},
+            ),
+            (
+                "regression, one hidden layer, a batch of one",
+                {"category": "regression", "hidden_dims": (4,), "N": 1},
+            ),
             ("defaults", {"defaults": True, "N": 2, "hidden_dims": (7,)}),
         ),
         make=make_fc,
@@ -1114,6 +1140,13 @@ RULES: tuple[Rule, ...] = (
         tol_reason=WHY["model"] + "; float32: " + WHY["model32"],
         points=2,
         assignments=FC_A,
+        extras=(
+            Extra(
+                "an unknown category raises ValueError",
+                "category='classifier' (neither 'classification' nor 'regression') raises "
+                "ValueError, in the constructor or at the latest in loss",
+            ),
+        ),
     ),
     Rule(
         "ThreeLayerConvNet",
