@@ -1260,12 +1260,21 @@ THRESHOLDS: dict[str, Threshold] = {
     "mnist": Threshold("mnist", "accuracy", 0.95, _CLASSIFIERS),
     # CIFAR-10 test_batch: the classic ">= 50 % with the FC net" requirement.
     "cifar10": Threshold("cifar10", "accuracy", 0.50, _CLASSIFIERS),
-    # diabetes regression (targets in their original units, std ~77): predicting the mean
-    # gives RMSE ~77 and linear regression ~54-58; 60 asks for a model that learned something.
-    "diabetes": Threshold("diabetes", "rmse", 60.0, ("FullyConnectedNet",)),
-    # California housing (targets in units of $100k, std ~1.15): predicting the mean gives
-    # ~1.15, linear regression ~0.73, a small FC net ~0.5-0.55; 0.65 asks for a non-linear fit.
-    "california": Threshold("california", "rmse", 0.65, ("FullyConnectedNet",)),
+    # Regression bounds: RMSE in the data set's units on the held-out split, measured with
+    # benchmarks/bench_regression.py (the notebook's own regression code; docs/course.md).
+    # diabetes (67 held-out rows, target std ~77): mean predictor 76.3, linear regression
+    # (closed form, same training rows) 55.8, the notebook's net 54.0-55.2 over 5 seeds
+    # (other reasonable settings 55.1-55.8), undertrained nets 76.6 / 68.2 / 64.3 after
+    # 1 / 3 / 5 epochs. No net clearly beats linear regression on diabetes (20 random
+    # re-splits: net - linear = -0.06 +- 1.76), so this bound cannot exclude it: 58 certifies
+    # a trained regression net of linear-model quality (margins: reference >= 2.8 below,
+    # 5-epoch net 6.3 above). The bound that linear regression fails is California's.
+    "diabetes": Threshold("diabetes", "rmse", 58.0, ("FullyConnectedNet",)),
+    # California housing (2064 held-out rows, units of $100k, std ~1.15): mean predictor
+    # 1.145, linear regression 0.750, the notebook's net 0.547-0.567 over 5 seeds, one hidden
+    # layer of 64 0.614, undertrained nets 0.645 / 0.623 after 1 / 2 epochs. 0.60: reference
+    # margin >= 0.033, linear regression fails by 0.15, undertrained by >= 0.023.
+    "california": Threshold("california", "rmse", 0.60, ("FullyConnectedNet",)),
 }
 
 SAVED_MODEL_RULES: tuple[Rule, ...] = tuple(

@@ -88,7 +88,8 @@ class FullyConnectedNet:
 
     category='regression' (with num_classes=1: one output per example) keeps the same
     layers and parameters; only the loss changes: the last affine layer's output is the
-    prediction, and the data loss is mse_loss instead of softmax_loss.
+    prediction, and the data loss is mse_loss instead of softmax_loss. Any other category
+    raises ValueError.
     """
 
     def __init__(
