@@ -44,7 +44,7 @@ def _raised_value_error(err: Exception) -> bool:
     return raised("ValueError") if callable(raised) else "ValueError" in str(err)
 
 
-@pytest.mark.grade("FullyConnectedNet: an unknown category raises ValueError")
+@pytest.mark.grade("FullyConnectedNet: an unknown category raises ValueError", kind="property")
 def test_fc_unknown_category(student: Any, rng: np.random.Generator) -> None:
     """category='classifier' raises ValueError when the net is built, or at the latest when
     loss(X, y) is called."""

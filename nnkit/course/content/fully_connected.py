@@ -1293,8 +1293,9 @@ for lr in [1e-3, 3e-3]:
 
     Before training a net, look at what two simple predictors reach: always predicting the
     mean training target, and linear regression fitted in closed form (least squares) on
-    the same training rows. A net that does no better than the linear model has not used
-    its hidden layers.
+    the same training rows. A net that clearly beats the linear model has found something
+    that a weighted sum of the features cannot express; whether there is such a thing to
+    find depends on the data set.
     """)
     nb.code(REG_DATA)
     nb.code(REG_BASELINES)
@@ -1330,10 +1331,11 @@ for lr in [1e-3, 3e-3]:
     ### Inline question 6
 
     Compare the validation RMSE of your net with the two black baseline lines in the RMSE
-    plot, and its predictions with those of linear regression in the scatter plot. On the data set you used, does the net beat linear
-    regression clearly, that is by more than the few RMSE units by which two runs with
-    different seeds differ? What does that suggest about how the target depends on the
-    features? Where in the scatter plot are the largest errors?
+    plot, and its predictions with those of linear regression in the scatter plot. On the
+    data set you used, does the net beat linear regression clearly, that is by more than
+    the amount by which two runs with different seeds or settings differ? What does that
+    suggest about how the target depends on the features? Where in the scatter plot are
+    the largest errors?
     """,
         """
     Diabetes (the default): the net ends within about one or two RMSE units of linear
