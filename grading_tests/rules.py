@@ -405,6 +405,14 @@ def make_fc(rng, dtype, v):
     frozen = ()
     if v["normalization"] == "batchnorm":  # per-feature batch statistics remove the bias
         frozen = tuple(f"b{i}" for i in range(1, len(v["hidden_dims"]) + 1))
+    if v["category"] == "regression":
+        # one output; real targets of the call's dtype (graders pass one dtype per call),
+        # shaped (N,) unless the case asks for (N, 1); not centred, so a bias matters
+        kwargs["category"] = "regression"
+        kwargs["num_classes"] = 1
+        shape = (v["N"], 1) if v.get("targets") == "(N, 1)" else (v["N"],)
+        y = (1.0 + 2.0 * rng.standard_normal(shape)).astype(dtype)
+        return ModelCall((), kwargs, X, y, frozen=frozen)
     return ModelCall((), kwargs, X, rng.integers(0, v["classes"], size=v["N"]), frozen=frozen)
 
 
@@ -1081,7 +1089,9 @@ RULES: tuple[Rule, ...] = (
         "FullyConnectedNet",
         "model",
         "test_models",
-        "{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax",
+        "{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax; "
+        "category='regression' (num_classes 1): the same layers, the last affine's output is "
+        "the prediction (N, 1), loss mse_loss plus the same L2",
         inputs=("X", "y"),
         outputs=("scores | loss, grads",),
         params=(
@@ -1093,6 +1103,12 @@ RULES: tuple[Rule, ...] = (
             Param("dropout_keep_ratio", 1, (0.6,), "dropout keep ratio (1: no dropout)"),
             Param("seed", RANDOM, (), "dropout seed"),
             Param("reg", 0.0, (0.3,), "L2 strength"),
+            Param(
+                "category",
+                "classification",
+                ("regression",),
+                "'regression': num_classes 1, real targets y of shape (N,), MSE loss",
+            ),
         ),
         combos=(
             ("dropout with seed 0", {"dropout_keep_ratio": 0.5, "seed": 0}),
@@ -1101,6 +1117,16 @@ RULES: tuple[Rule, ...] = (
             ("layernorm, a batch of one", {"normalization": "layernorm", "N": 1}),
             ("layernorm, one hidden layer", {"normalization": "layernorm", "hidden_dims": (5,)}),
             ("batchnorm, reg 0.2", {"normalization": "batchnorm", "reg": 0.2}),
+            ("regression, targets (N, 1)", {"category": "regression", "targets": "(N, 1)"}),
+            ("regression, reg 0.3", {"category": "regression", "reg": 0.3}),
+            (
+                "regression, batchnorm and dropout",
+                {"category": "regression", "normalization": "batchnorm", "dropout_keep_ratio": 0.7},
+            ),
+            (
+                "regression, one hidden layer, a batch of one",
+                {"category": "regression", "hidden_dims": (4,), "N": 1},
+            ),
             ("defaults", {"defaults": True, "N": 2, "hidden_dims": (7,)}),
         ),
         make=make_fc,
@@ -1114,6 +1140,14 @@ RULES: tuple[Rule, ...] = (
         tol_reason=WHY["model"] + "; float32: " + WHY["model32"],
         points=2,
         assignments=FC_A,
+        extras=(
+            Extra(
+                "an unknown category raises ValueError",
+                "category='classifier' (neither 'classification' nor 'regression') raises "
+                "ValueError, in the constructor or at the latest in loss",
+                "property",  # a net that raises for everything would pass: gated by the values
+            ),
+        ),
     ),
     Rule(
         "ThreeLayerConvNet",
@@ -1292,24 +1326,33 @@ THRESHOLDS: dict[str, Threshold] = {
         bonus=Bonus(0.56, 0.01, 1.0, (_TLN,)),
         split="the official test_batch (10,000 images)",
     ),
-    # diabetes regression (targets in their original units, std ~77): predicting the mean
-    # gives RMSE ~77 and linear regression ~54-58; 60 asks for a model that learned something.
+    # Regression bounds: RMSE in the data set's units on the held-out split, measured with
+    # benchmarks/bench_regression.py (the notebook's own regression code; docs/course.md).
+    # diabetes (67 held-out rows, target std ~77): mean predictor 76.3, linear regression
+    # (closed form, same training rows) 55.8, the notebook's net 54.0-55.2 over 5 seeds
+    # (other reasonable settings 55.1-55.8), undertrained nets 76.6 / 68.2 / 64.3 after
+    # 1 / 3 / 5 epochs. No net clearly beats linear regression on diabetes (20 random
+    # re-splits: net - linear = -0.06 +- 1.76), so this bound cannot exclude it: 58 certifies
+    # a trained regression net of linear-model quality (margins: reference >= 2.8 below,
+    # 5-epoch net 6.3 above). The bound that linear regression fails is California's.
     "diabetes": Threshold(
         "diabetes",
         "rmse",
-        60.0,
+        58.0,
         ("FullyConnectedNet",),
-        {_FC: 60.0},
+        {_FC: 58.0},
         split="the bundled set's 67 held-out rows (nnkit/data/diabetes_heldout.npz)",
     ),
-    # California housing (targets in units of $100k, std ~1.15): predicting the mean gives
-    # ~1.15, linear regression ~0.73, a small FC net ~0.5-0.55; 0.65 asks for a non-linear fit.
+    # California housing (2064 held-out rows, units of $100k, std ~1.15): mean predictor
+    # 1.145, linear regression 0.750, the notebook's net 0.547-0.567 over 5 seeds, one hidden
+    # layer of 64 0.614, undertrained nets 0.645 / 0.623 after 1 / 2 epochs. 0.60: reference
+    # margin >= 0.033, linear regression fails by 0.15, undertrained by >= 0.023.
     "california": Threshold(
         "california",
         "rmse",
-        0.65,
+        0.60,
         ("FullyConnectedNet",),
-        {_FC: 0.65},
+        {_FC: 0.60},
         split="a fixed 10 % of the rows (nnlib.data.california_heldout_mask)",
     ),
 }

@@ -3,7 +3,9 @@
 Every model keeps its parameters in ``self.params`` and has ``loss(X, y=None)``: without y it
 returns the class scores (N, C), computed in test mode; with y it returns ``(loss, grads)``,
 computed in train mode, with grads keyed like params. The L2 penalty
-``0.5 * reg * sum(W**2)`` covers the weight matrices only.
+``0.5 * reg * sum(W**2)`` covers the weight matrices only. ``FullyConnectedNet`` also does
+regression (``category='regression'``): then the scores are the predictions (N, 1) and the
+data loss is the mean squared error.
 """
 
 # docs/api.md fixes numpy's legacy global random state for the weight draws (np.random.randn).
@@ -26,6 +28,7 @@ from .layers import (
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
+    mse_loss,
     relu_backward,
     relu_forward,
     softmax_loss,
@@ -74,13 +77,19 @@ class TwoLayerNet:
 
 
 class FullyConnectedNet:
-    """{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax.
+    """{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax / MSE.
 
     params: W1 (D, H1), b1 (H1,), ..., WL (H_{L-1}, C), bL (C,), and when normalised
     gamma1, beta1 (H1,), ..., gamma(L-1), beta(L-1), all of dtype `dtype`.
-    Attributes: num_layers (L), reg, dtype, normalization (None, 'batchnorm' or 'layernorm'),
-    use_dropout, dropout_param ({'mode', 'p'[, 'seed']}), bn_params (one dict per hidden
-    layer when normalised, else empty).
+    Attributes: num_layers (L), reg, dtype, category ('classification' or 'regression'),
+    normalization (None, 'batchnorm' or 'layernorm'), use_dropout, dropout_param
+    ({'mode', 'p'[, 'seed']}), bn_params (one dict per hidden layer when normalised, else
+    empty).
+
+    category='regression' (with num_classes=1: one output per example) keeps the same
+    layers and parameters; only the loss changes: the last affine layer's output is the
+    prediction, and the data loss is mse_loss instead of softmax_loss. Any other category
+    raises ValueError.
     """
 
     def __init__(
@@ -94,9 +103,13 @@ class FullyConnectedNet:
         weight_scale: float = 1e-2,
         dtype=np.float32,
         seed: int | None = None,
+        category: str = "classification",
     ):
         if normalization not in (None, "batchnorm", "layernorm"):
             raise ValueError(f'unknown normalization "{normalization}"')
+        if category not in ("classification", "regression"):
+            raise ValueError(f'unknown category "{category}": "classification" or "regression"')
+        self.category = category
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -122,7 +135,13 @@ class FullyConnectedNet:
         )
 
     def loss(self, X: np.ndarray, y: np.ndarray | None = None):
-        """Scores (N, C) of X (N, d_1, ..., d_k) if y is None, else (loss, grads)."""
+        """Scores (N, C) of X (N, d_1, ..., d_k) if y is None, else (loss, grads).
+
+        Classification: y (N,) integer labels, softmax loss. Regression: the scores (N, 1)
+        are the predictions; y (N,) or (N, 1) real targets, reshaped to the scores' shape
+        and cast to the model's dtype (so float32 models keep float32 gradients), loss
+        mean((scores - y)**2). Both add 0.5 * reg * sum(W**2) over W1..WL.
+        """
         X = X.astype(self.dtype)
         mode = "test" if y is None else "train"
         self.dropout_param["mode"] = mode
@@ -154,7 +173,11 @@ class FullyConnectedNet:
             return scores
 
         weights = [f"W{i}" for i in range(1, L + 1)]
-        loss, dscores = softmax_loss(scores, y)
+        if self.category == "regression":
+            targets = np.asarray(y).reshape(scores.shape).astype(self.dtype)
+            loss, dscores = mse_loss(scores, targets)
+        else:
+            loss, dscores = softmax_loss(scores, y)
         loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in weights))
         grads = {}
         dout, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)

@@ -182,6 +182,83 @@ def test_fc_net_float32_matches_float64(normalization):
         np.testing.assert_allclose(g, grads64[name], rtol=1e-3, atol=1e-4, err_msg=name)
 
 
+# ---- the regression head (category='regression', seed 003) ----------------------------
+
+
+def _targets(n, seed=0, column=False):
+    y = 1.0 + 2.0 * np.random.default_rng(seed).standard_normal(n)
+    return y[:, None] if column else y
+
+
+@pytest.mark.parametrize("hidden, normalization, keep", FC_CASES)
+@pytest.mark.parametrize("reg", [0.0, 0.5])
+def test_fc_regression_gradients(hidden, normalization, keep, reg):
+    np.random.seed(4)
+    model = FullyConnectedNet(
+        hidden,
+        input_dim=6,
+        num_classes=1,
+        dropout_keep_ratio=keep,
+        normalization=normalization,
+        reg=reg,
+        weight_scale=0.5,
+        dtype=np.float64,
+        seed=123,
+        category="regression",
+    )
+    X, _ = _data(5, 6, 1, seed=1)
+    loss = _assert_model_grads(model, X, _targets(5), rtol=1e-5)
+    assert np.isfinite(loss)
+
+
+def test_fc_regression_is_mse_of_the_last_affine_plus_l2():
+    """Predictions (N, 1) are the classification net's scores; the loss is their MSE
+    against y (N,) or (N, 1) plus the same L2 term; the classification default is
+    unchanged."""
+    np.random.seed(8)
+    reg_net = FullyConnectedNet(
+        [5, 4], input_dim=6, num_classes=1, reg=0.3, dtype=np.float64, category="regression"
+    )
+    np.random.seed(8)
+    cls_net = FullyConnectedNet([5, 4], input_dim=6, num_classes=1, reg=0.3, dtype=np.float64)
+    assert cls_net.category == "classification" and reg_net.category == "regression"
+    X, _ = _data(7, 6, 1, seed=3)
+    pred = reg_net.loss(X)
+    assert pred.shape == (7, 1)
+    np.testing.assert_array_equal(pred, cls_net.loss(X))
+    y = _targets(7, seed=4)
+    loss, grads = reg_net.loss(X, y)
+    penalty = 0.5 * 0.3 * sum(np.sum(reg_net.params[f"W{i}"] ** 2) for i in (1, 2, 3))
+    assert loss == pytest.approx(np.mean((pred[:, 0] - y) ** 2) + penalty, rel=1e-12)
+    loss_col, grads_col = reg_net.loss(X, y[:, None])
+    assert loss_col == pytest.approx(loss, rel=1e-15)
+    for name in grads:
+        np.testing.assert_allclose(grads_col[name], grads[name], rtol=1e-14, err_msg=name)
+
+
+def test_fc_regression_float32_and_inputs_kept():
+    np.random.seed(9)
+    model = FullyConnectedNet([5], input_dim=4, num_classes=1, category="regression", reg=0.1)
+    X, _ = _data(6, 4, 1, seed=5)
+    y = _targets(6, seed=6)  # float64 targets: cast to the model's float32
+    X0, y0 = X.copy(), y.copy()
+    pred = model.loss(X)
+    loss, grads = model.loss(X, y)
+    assert pred.dtype == np.float32 and pred.shape == (6, 1)
+    assert all(g.dtype == np.float32 for g in grads.values())
+    assert np.isfinite(loss)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    loss32, _ = model.loss(X.astype(np.float32), y.astype(np.float32))
+    assert loss32 == pytest.approx(loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("category", ["classifier", "Regression", "", None])
+def test_fc_unknown_category_raises(category):
+    with pytest.raises(ValueError, match="category"):
+        FullyConnectedNet([3], input_dim=2, num_classes=1, category=category)
+
+
 def test_fc_net_penalises_weights_only():
     np.random.seed(6)
     kwargs = dict(input_dim=5, num_classes=3, normalization="batchnorm", dtype=np.float64)

@@ -82,6 +82,8 @@ def test_boundary_values_are_in_the_cases() -> None:
     assert {"learning_rate 0.0", "momentum 0.0"} <= labels["sgd_momentum"]
     assert {"beta1 0.0", "epsilon 0.0", "state already in config (a later step)"} <= labels["adam"]
     assert {"hidden_dims [4]", "dropout with seed 0", "N 1"} <= labels["FullyConnectedNet"]
+    regression = {"category regression", "regression, targets (N, 1)", "regression, reg 0.3"}
+    assert regression <= labels["FullyConnectedNet"]
     assert {"filter_size 1", "N 1"} <= labels["ThreeLayerConvNet"]
     assert "sizes [7, 1, 5]" in labels["neural_net.TwoLayerNet"]
 
@@ -145,6 +147,7 @@ def test_checklists_name_every_graded_api() -> None:
         assert "(*property*)" in text
     fc = rules.checklist("fully_connected")
     assert "momentum 0.0" in fc and "seed 0" in fc and "N 1" in fc
+    assert "category regression" in fc and "an unknown category raises ValueError" in fc
     assert "conv_forward_naive" not in fc and "pad 0" in rules.checklist("convnets")
 
 

@@ -69,7 +69,9 @@ class FullyConnectedNet:
         weight_scale=1e-2,
         dtype=np.float32,
         seed=None,
+        category="classification",
     ):
+        self.category = category  # checked in loss (the API allows either place)
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -120,7 +122,14 @@ class FullyConnectedNet:
         scores, last_cache = affine_forward(h, self.params[f"W{last}"], self.params[f"b{last}"])
         if y is None:
             return scores
-        loss, dh = softmax_loss(scores, y)
+        if self.category == "regression":  # MSE written inline, targets as a column
+            diff = scores - np.reshape(y, (-1, 1))
+            loss = float(np.mean(diff * diff))
+            dh = diff * (2.0 / len(diff))
+        elif self.category == "classification":
+            loss, dh = softmax_loss(scores, y)
+        else:
+            raise ValueError(f"category must be classification or regression, not {self.category}")
         grads = {}
         dh, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dh, last_cache)
         for k in range(self.num_layers - 1, 0, -1):

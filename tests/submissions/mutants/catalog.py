@@ -561,6 +561,65 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     _m(
+        "fc_regression_softmax_head",
+        "FullyConnectedNet",
+        C,
+        "regression still ends in the softmax loss (the classification head left in)",
+        ("loss, dscores = mse_loss(scores, targets)", "loss, dscores = softmax_loss(scores, y)"),
+    ),
+    _m(
+        "fc_regression_no_l2",
+        "FullyConnectedNet",
+        C,
+        "regression returns the MSE without the L2 term (loss and gradients)",
+        (
+            "loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in weights))",
+            "if self.category != 'regression':\n"
+            "            loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in weights))",
+        ),
+        (
+            "        for name in weights:\n            grads[name] += self.reg * p[name]",
+            "        for name in weights:\n"
+            "            if self.category != 'regression':\n"
+            "                grads[name] += self.reg * p[name]",
+        ),
+    ),
+    _m(
+        "fc_regression_targets_not_reshaped",
+        "FullyConnectedNet",
+        C,
+        "targets (N,) against predictions (N, 1): the difference broadcasts to (N, N)",
+        (
+            "targets = np.asarray(y).reshape(scores.shape).astype(self.dtype)",
+            "targets = np.asarray(y).astype(self.dtype)",
+        ),
+    ),
+    _m(
+        "fc_regression_sigmoid_output",
+        "FullyConnectedNet",
+        C,
+        "a sigmoid left on the regression output (predictions squashed into (0, 1))",
+        (
+            "            targets = np.asarray(y).reshape(scores.shape).astype(self.dtype)\n"
+            "            loss, dscores = mse_loss(scores, targets)",
+            "            targets = np.asarray(y).reshape(scores.shape).astype(self.dtype)\n"
+            "            squashed, sig_cache = sigmoid_forward(scores)\n"
+            "            loss, dsq = mse_loss(squashed, targets)\n"
+            "            dscores = sigmoid_backward(dsq, sig_cache)",
+        ),
+        (
+            "        if y is None:\n            return scores\n\n        weights",
+            "        if y is None:\n"
+            "            if self.category == 'regression':\n"
+            "                return sigmoid_forward(scores)[0]\n"
+            "            return scores\n\n        weights",
+        ),
+        (
+            "    relu_forward,\n    softmax_loss,\n)",
+            "    relu_forward,\n    sigmoid_backward,\n    sigmoid_forward,\n    softmax_loss,\n)",
+        ),
+    ),
+    _m(
         "cnn_no_reg_on_w1",
         "ThreeLayerConvNet",
         C,

@@ -15,6 +15,7 @@ from layers import (
     dropout_forward,
     layernorm_backward,
     layernorm_forward,
+    mse_loss,
     relu_backward,
     relu_forward,
     softmax_loss,
@@ -67,7 +68,11 @@ class FullyConnectedNet:
         weight_scale=1e-2,
         dtype=np.float32,
         seed=None,
+        category="classification",
     ):
+        if category not in {"classification", "regression"}:
+            raise ValueError(f"category {category!r}")
+        self.category = category
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -114,7 +119,10 @@ class FullyConnectedNet:
         scores, last = affine_forward(h, p[f"W{L}"], p[f"b{L}"])
         if y is None:
             return scores
-        loss, d = softmax_loss(scores, y)
+        if self.category == "regression":
+            loss, d = mse_loss(scores, np.asarray(y, scores.dtype).reshape(-1, 1))
+        else:
+            loss, d = softmax_loss(scores, y)
         grads = {}
         d, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(d, last)
         for i in range(L - 1, 0, -1):
