@@ -1471,8 +1471,10 @@ STATED: dict[str, tuple[str, ...]] = {
         "loss(X) returns the scores; loss(X, y, reg) the mean softmax loss plus 0.5 * reg * "
         "(sum(W1**2) + sum(W2**2)) and the gradients of every parameter",
         "train: each iteration draws its minibatch with np.random.choice(N, batch_size) (with "
-        "replacement), then computes loss and gradients and updates the parameters (with "
-        "momentum when momentum > 0: the velocity starts at zero in every call of train)",
+        "replacement), then computes loss and gradients and updates every parameter: "
+        "W -= learning_rate * dW, or with momentum > 0 v = momentum * v - learning_rate * dW "
+        "and W += v (v starts at zero in every call of train); loss_history gets the "
+        "minibatch loss of each iteration",
         "an epoch is max(N // batch_size, 1) iterations: after the update of every iteration "
         "it that is a multiple of it (it = 0 included), record the accuracy on that minibatch "
         "and on the validation set, then multiply the learning rate by learning_rate_decay",
@@ -1523,6 +1525,12 @@ def parameters(rule: Rule) -> list[str]:
     return out
 
 
+#: What a combined case's label means, where the label alone does not say it.
+_COMBO = {
+    "defaults": "defaults (only the required arguments: the signature's own default values)",
+}
+
+
 def entry(rule: Rule, fmt: str = "markdown") -> list[str]:
     """The checklist lines of one row: signature, stated rules, parameters, checks."""
     md = fmt == "markdown"
@@ -1545,6 +1553,9 @@ def entry(rule: Rule, fmt: str = "markdown") -> list[str]:
         lines.append("Cases:" if not md else "**Cases** (one test per boundary value)")
         lines.append("")
         lines += [f"- {s}" for s in params]
+        if rule.combos:
+            together = [_COMBO.get(label, label) for label, _ in rule.combos]
+            lines.append("- together: " + "; ".join(together))
         lines.append("")
     lines.append("Checks:" if not md else "**Checks**")
     lines.append("")
