@@ -171,3 +171,40 @@ def test_checklist_has_no_code_or_hidden_values() -> None:
         for row in rules.SAVED_MODEL_RULES:
             for extra in row.extras:  # "held-out accuracy >= <bound>"
                 assert extra.name not in text, (assignment, extra.name)
+
+
+#: The rules that a natural solution once broke without being told (issue 11), and where the
+#: release must state them: (assignment, notebook, words of the statement).
+ONCE_UNSTATED = (
+    ("fully_connected", "FullyConnectedNets", "float32 in, float32 out"),
+    ("fully_connected", "FullyConnectedNets", "Arguments are read, not changed"),
+    ("fully_connected", "FullyConnectedNets", "Gated credit"),
+    ("fully_connected", "FullyConnectedNets", "written into that same dict (config.setdefault)"),
+    ("fully_connected", "FullyConnectedNets", "drawn in the order W1, W2"),
+    ("fully_connected", "FullyConnectedNets", "weight_scale * np.random.randn(fan_in, fan_out)"),
+    ("fully_connected", "FullyConnectedNets", "W1 and W2 only (no biases"),
+    ("fully_connected", "DeepNetworks", "eps goes inside the square root"),
+    ("fully_connected", "DeepNetworks", "gammas ones, betas zeros"),
+    ("fully_connected", "DeepNetworks", "W1 ... WL only (no biases, gammas or betas)"),
+    ("fully_connected", "DeepNetworks", "batchnorm_forward or layernorm_forward with gamma_i"),
+    ("fully_connected", "DeepNetworks", "seed seeds dropout only, never the weights"),
+    ("fully_connected", "DeepNetworks", "when dropout_param holds a 'seed' (0 included)"),
+    ("fully_connected", "DeepNetworks", "every parameter is cast to dtype"),
+    ("convnets", "ConvolutionalNetworks", "eps goes inside the square root"),
+    ("convnets", "ConvolutionalNetworks", "W1, W2, W3 in that order"),
+    ("convnets", "ConvolutionalNetworks", "float32 in, float32 out"),
+    ("two_layer_net", "TwoLayerNet", "drawn before W2 = std * np.random.randn(H, C)"),
+    ("two_layer_net", "TwoLayerNet", "an epoch is max(N // batch_size, 1) iterations"),
+    ("two_layer_net", "TwoLayerNet", "Gated credit"),
+)
+
+
+@pytest.mark.parametrize(("assignment", "notebook", "words"), ONCE_UNSTATED)
+def test_rules_once_unstated_are_stated(assignment: str, notebook: str, words: str) -> None:
+    assert words in _release_cell(assignment, notebook)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_readme_says_where_the_checklist_is(assignment: str) -> None:
+    readme = (ROOT / "release" / assignment / "README.md").read_text()
+    assert f"`{checklist.FILENAME}`" in readme and checklist.HEADING in readme
