@@ -1510,7 +1510,8 @@ def _fmt_value(value: Any) -> str:
 
 
 def parameters(rule: Rule) -> list[str]:
-    """``name (meaning): default d; also v1, v2`` for each parameter of the row's cases."""
+    """``name: meaning. Base case d; also tested: v1, v2`` for each parameter of the row's
+    cases (the base case is the test's, not the signature's default)."""
     out = []
     for p in rule.params:
         if p.default == RANDOM:
@@ -1518,7 +1519,7 @@ def parameters(rule: Rule) -> list[str]:
         else:
             default = _fmt_value(p.default)
         line = f"{p.name}: {p.meaning}. " if p.meaning else f"{p.name}: "
-        line += f"Default {default}"
+        line += f"Base case {default}"
         if p.boundary:
             line += "; also tested: " + ", ".join(_fmt_value(v) for v in p.boundary)
         out.append(line)
@@ -1550,7 +1551,8 @@ def entry(rule: Rule, fmt: str = "markdown") -> list[str]:
         lines.append("")
     params = parameters(rule)
     if params and rule.kind != "saved_model":
-        lines.append("Cases:" if not md else "**Cases** (one test per boundary value)")
+        head = "Cases (a base case, then one test per boundary value)"
+        lines.append(f"**{head}**" if md else head + ":")
         lines.append("")
         lines += [f"- {s}" for s in params]
         if rule.combos:
