@@ -1453,6 +1453,10 @@ STATED: dict[str, tuple[str, ...]] = {
         "seed seeds dropout only, never the weights",
         _MODEL_LOSS + "; the modes of bn_params and dropout_param are set accordingly",
         _L2.format("W1 ... WL") + " weight's gradient",
+        "category is 'classification' (the default) or 'regression' (anything else raises "
+        "ValueError); regression, with num_classes=1: no softmax after the last affine layer, "
+        "loss(X) returns the predictions (N, 1), and the loss is mse_loss of the predictions "
+        "against y (N,) or (N, 1) reshaped like them (and cast to dtype), plus the same L2 term",
     ),
     "ThreeLayerConvNet": (
         "conv with stride 1 and pad (filter_size - 1) // 2, ReLU, 2x2 max pool with stride 2, "

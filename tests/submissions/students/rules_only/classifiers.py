@@ -52,7 +52,11 @@ class FullyConnectedNet(object):
         weight_scale=1e-2,
         dtype=np.float32,
         seed=None,
+        category="classification",
     ):
+        if category not in ("classification", "regression"):
+            raise ValueError("unknown category %r" % category)
+        self.category = category
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -113,7 +117,10 @@ class FullyConnectedNet(object):
             return scores
 
         grads = {}
-        loss, dscores = softmax_loss(scores, y)
+        if self.category == "regression":
+            loss, dscores = mse_loss(scores, y.reshape(scores.shape).astype(self.dtype))
+        else:
+            loss, dscores = softmax_loss(scores, y)
         for i in range(1, L + 1):
             W = self.params["W%d" % i]
             loss += 0.5 * self.reg * np.sum(W * W)
