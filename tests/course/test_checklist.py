@@ -208,3 +208,22 @@ def test_rules_once_unstated_are_stated(assignment: str, notebook: str, words: s
 def test_the_readme_says_where_the_checklist_is(assignment: str) -> None:
     readme = (ROOT / "release" / assignment / "README.md").read_text()
     assert f"`{checklist.FILENAME}`" in readme and checklist.HEADING in readme
+
+
+def test_the_release_check_wants_the_checklist(tmp_path: Path) -> None:
+    """``nnkit release`` (and ``--check`` in CI) refuses a release without its checklist."""
+    import shutil
+
+    from nnkit.course.release import verify_release
+
+    release = tmp_path / "two_layer_net"
+    shutil.copytree(ROOT / "release" / "two_layer_net", release)
+    assert verify_release("two_layer_net", release) == []
+    (release / checklist.FILENAME).unlink()
+    p = release / "TwoLayerNet.ipynb"
+    nb = nbformat.read(str(p), as_version=4)
+    nb.cells.pop()
+    nbformat.write(nb, str(p))
+    problems = verify_release("two_layer_net", release)
+    assert f"{checklist.FILENAME}: missing" in problems
+    assert "TwoLayerNet.ipynb: does not end with its checklist" in problems
