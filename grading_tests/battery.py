@@ -150,9 +150,9 @@ def describe(rule: Rule) -> list[tuple[str, str, str]]:
 def _meaning(rule: Rule, what: str, labels: list[str]) -> str:
     if what == "values":
         outs = ", ".join(o for o in rule.outputs if o != "cache")
-        return f"{outs}: the reference's values and the input dtype, for: " + "; ".join(labels)
+        return f"{outs}: the correct values, in the dtype of the inputs, for: " + "; ".join(labels)
     if what == "float32":
-        return "float32 inputs give float32 outputs close to the reference, in every case"
+        return "float32 inputs give float32 outputs close to the correct values, in every case"
     if what == "unmodified":
         if rule.kind == "backward":
             return (
@@ -164,14 +164,15 @@ def _meaning(rule: Rule, what: str, labels: list[str]) -> str:
         extra = ""
         if rule.state:
             extra = "; " + ", ".join(
-                f"{arg} changes only in {', '.join(keys)}" for arg, keys in rule.state.items()
+                f"{arg} changes only in {', '.join(keys)}" if keys else f"{arg} keeps its values"
+                for arg, keys in rule.state.items()
             )
         return f"{names} {verb} unchanged after the call (dicts keep their values){extra}"
     if what == "numeric":
         if rule.kind == "backward":
             return (
                 "the gradients agree with central differences of the forward pass "
-                f"{rule.pair} as API.md defines it (your forward pass is not involved)"
+                f"{rule.pair} as the rules define it (your forward pass is not involved)"
             )
         return "the gradients agree with central differences of your own loss"
     if what == "state":
@@ -184,7 +185,10 @@ def _meaning(rule: Rule, what: str, labels: list[str]) -> str:
     if what == "in_place":
         return "the config dict passed in holds the defaults and the new state after the call"
     if what == "init":
-        return "parameters drawn as API.md says (names, shapes, dtype, zeros/ones, draw order)"
+        return (
+            "right after construction (np.random seeded), params hold the values the rules "
+            "above give (names, shapes, dtype, zeros/ones, draw order)"
+        )
     raise ValueError(what)
 
 

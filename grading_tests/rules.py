@@ -1446,6 +1446,212 @@ def suite_table() -> dict[str, tuple[str, ...]]:
 # The student-facing checklist
 # ---------------------------------------------------------------------------------------
 
+#: What holds for every graded function (docs/api.md, "Rules for every function"), said once
+#: at the top of every checklist.
+GENERAL: tuple[str, ...] = (
+    "Arguments are read, not changed: after a call every array passed in holds what it held "
+    "before, and every dict keeps its values. The only exceptions are the dicts that carry "
+    "state (bn_param's running averages, the update rules' config), named with each function.",
+    "float32 in, float32 out; float64 in, float64 out: every output and gradient keeps the "
+    "dtype of the inputs (watch float64 constants and masks such as (x > 0) / p).",
+    "The hidden tests call your functions on other inputs than the visible checks: new random "
+    "values for every student, at the defaults and at each boundary value listed below (a "
+    "batch of one, one feature, zero padding, momentum 0, seed 0, one hidden layer ...), in "
+    "float64 and in float32. Values are compared with the correct ones up to float rounding.",
+    "A forward function returns (out, cache) and its backward function gets that cache back "
+    "untouched: what you keep in it is up to you.",
+    "Gated credit: property checks (marked property) pay only in proportion to the value "
+    "checks of the same name, so a function whose values are wrong earns nothing for its "
+    "properties either.",
+)
+
+_UPDATE_STATED = (
+    "config=None means every default; missing entries of the config passed in are written "
+    "into that same dict (config.setdefault), the new state is stored in it too, and it is "
+    "returned as the second value",
+)
+_NORM_EPS = "eps goes inside the square root: xhat = (x - mean) / sqrt(var + eps)"
+_BN_STATED = (
+    "bn_param['mode'] is 'train' or 'test'; anything else raises ValueError",
+    "missing keys get defaults written into bn_param: eps 1e-5, momentum 0.9, and running_mean, "
+    "running_var as zeros (one per feature) in the dtype of x",
+    "train mode: the batch mean and the biased variance (divide by N); " + _NORM_EPS,
+    "train mode stores running = momentum * running + (1 - momentum) * batch value back into "
+    "bn_param, for the mean and the variance; test mode normalises with the running values",
+    "out = gamma * xhat + beta",
+)
+_MODEL_INIT = (
+    "parameters start as: every weight matrix weight_scale * np.random.randn(fan_in, fan_out) "
+    "(no other np.random call in __init__), drawn in the order W1, W2, ...; every bias zeros; "
+    "gammas ones, betas zeros"
+)
+_MODEL_LOSS = (
+    "loss(X) returns the scores (N, C), every layer in test mode; loss(X, y) returns "
+    "(loss, grads) in train mode, grads keyed like params"
+)
+_L2 = "the L2 term is 0.5 * reg * the sum of the squared entries of {} only (no biases, "
+_L2 += "gammas or betas), added to the softmax loss; its gradient reg * W is added to each"
+
+#: One-line statements of the rules a row's checks rely on, by row key: the API's rules that
+#: a check can fail on and that the row's summary and parameter meanings do not already say.
+STATED: dict[str, tuple[str, ...]] = {
+    "affine_forward": (
+        "x of shape (N, d1, ..., dk) is used as N rows of D = d1 * ... * dk values; w is "
+        "(D, M), b is (M,); out is (N, M)",
+    ),
+    "affine_backward": ("dx comes back in the original shape of x; dw is (D, M), db is (M,)",),
+    "relu_forward": ("out = max(0, x) elementwise, of x's shape and dtype",),
+    "relu_backward": ("the gradient at exactly 0 is 0",),
+    "sigmoid_forward": (
+        "no numpy warning (overflow in exp) for inputs of any magnitude, e.g. compute with "
+        "exp(-|x|)",
+    ),
+    "softmax_loss": (
+        "x is (N, C) scores, y (N,) labels; the loss and dx are averaged over the N rows",
+        "subtract each row's maximum before exponentiating, so that enormous scores stay finite",
+    ),
+    "svm_loss": (
+        "the loss sums max(0, x_j - x_y + 1) over the wrong classes j of each row, averaged "
+        "over N; dx is its gradient (graders keep margins away from the hinge)",
+    ),
+    "mse_loss": ("x and y have the same shape, (N,) or (N, 1); dx has x's shape",),
+    "sgd": (*_UPDATE_STATED, "default: learning_rate 1e-2"),
+    "sgd_momentum": (
+        *_UPDATE_STATED,
+        "defaults: learning_rate 1e-2, momentum 0.9, velocity zeros like w",
+        "v = momentum * v - learning_rate * dw, next_w = w + v, and config['velocity'] = v",
+    ),
+    "rmsprop": (
+        *_UPDATE_STATED,
+        "defaults: learning_rate 1e-2, decay_rate 0.99, epsilon 1e-8, cache zeros like w",
+        "cache = decay_rate * cache + (1 - decay_rate) * dw**2, next_w = w - learning_rate * "
+        "dw / (sqrt(cache) + epsilon)",
+    ),
+    "adam": (
+        *_UPDATE_STATED,
+        "defaults: learning_rate 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-8, m and v zeros "
+        "like w, t 0",
+        "t increases by one first; m = beta1 * m + (1 - beta1) * dw, v = beta2 * v + "
+        "(1 - beta2) * dw**2; mt = m / (1 - beta1**t), vt = v / (1 - beta2**t); next_w = w - "
+        "learning_rate * mt / (sqrt(vt) + epsilon); m, v and t are stored in config",
+    ),
+    "batchnorm_forward": _BN_STATED,
+    "batchnorm_backward": (
+        "the gradients of train-mode batchnorm_forward (batch mean, biased variance, eps "
+        "inside the square root)",
+    ),
+    "batchnorm_backward_alt": (
+        "the same numbers as batchnorm_backward (the cache of your batchnorm_forward)",
+    ),
+    "layernorm_forward": (
+        "the mean and the biased variance of each example over its D features; " + _NORM_EPS,
+        "eps is ln_param['eps'] if given, else 1e-5; ln_param is not changed; train and test "
+        "are the same (no running averages)",
+        "out = gamma * xhat + beta",
+    ),
+    "layernorm_backward": ("the gradients of layernorm_forward",),
+    "spatial_batchnorm_forward": (
+        "x is (N, C, H, W), gamma and beta are (C,): batch normalisation of the C channels, "
+        "with statistics over N, H and W; bn_param as in batchnorm_forward",
+        *_BN_STATED[1:4],
+    ),
+    "spatial_batchnorm_backward": ("the gradients of train-mode spatial_batchnorm_forward",),
+    "spatial_groupnorm_forward": (
+        "x is (N, C, H, W) with C divisible by G; gamma and beta are (1, C, 1, 1)",
+        "per example, the mean and the biased variance over each group of C // G consecutive "
+        "channels and all H, W positions; " + _NORM_EPS,
+        "eps is gn_param['eps'] if given, else 1e-5; gn_param is not changed",
+        "out = gamma * xhat + beta",
+    ),
+    "spatial_groupnorm_backward": ("dgamma and dbeta have gamma's shape (1, C, 1, 1)",),
+    "dropout_forward": (
+        "dropout_param['p'] is the probability of keeping a unit; mode 'train' or 'test'",
+        "when dropout_param holds a 'seed' (0 included), call np.random.seed(seed) first",
+        "train mode: mask = (np.random.rand(*x.shape) < p) / p and out = x * mask, in x's "
+        "dtype; test mode: out = x",
+    ),
+    "dropout_backward": ("train mode: dout * mask; test mode: dout",),
+    "conv_forward_naive": (
+        "x is (N, C, H, W), w is (F, C, HH, WW), b is (F,); conv_param holds stride and pad "
+        "(zeros added on each side of H and W)",
+        "a cross-correlation (the kernel is not flipped); out is (N, F, H', W') with H' = "
+        "1 + (H + 2 pad - HH) / stride, W' likewise",
+    ),
+    "conv_backward_naive": ("dx, dw, db have the shapes of x, w, b",),
+    "max_pool_forward_naive": (
+        "pool_param holds pool_height, pool_width and stride; x is (N, C, H, W), out is "
+        "(N, C, H', W') with H' = 1 + (H - pool_height) / stride, W' likewise",
+    ),
+    "max_pool_backward_naive": ("the graders' inputs have no ties inside a window",),
+    "conv_relu_forward": ("may use the fast layers of nnlib",),
+    "affine_relu_forward": ("affine_forward then relu_forward; x of any shape (N, d1, ...)",),
+    "conv_relu_pool_forward": ("may use the fast layers of nnlib",),
+    "TwoLayerNet": (
+        "params W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); X may have any shape (N, d1, ..., dk)",
+        _MODEL_INIT + "; parameters stay float64",
+        _MODEL_LOSS,
+        _L2.format("W1 and W2") + " weight's gradient",
+        "loss reads self.reg each time it runs",
+    ),
+    "FullyConnectedNet": (
+        "params W1 ... WL and b1 ... bL, plus gamma1 ... gamma(L-1) and beta1 ... beta(L-1) "
+        "with a normalisation; num_layers is L = len(hidden_dims) + 1",
+        _MODEL_INIT,
+        "then every parameter is cast to dtype (default float32), and loss casts X to it: "
+        "float32 parameters give float32 scores, loss and gradients",
+        "normalization None, 'batchnorm' or 'layernorm': after each hidden affine layer, "
+        "batchnorm_forward or layernorm_forward with gamma_i, beta_i and the dict "
+        "bn_params[i-1]; bn_params is a list of one dict per hidden layer ({'mode': 'train'}) "
+        "with a normalisation, else empty",
+        "dropout after each hidden ReLU when dropout_keep_ratio != 1, with dropout_param "
+        "{'mode': 'train', 'p': dropout_keep_ratio} plus 'seed' when seed is given (0 too); "
+        "seed seeds dropout only, never the weights",
+        _MODEL_LOSS + "; the modes of bn_params and dropout_param are set accordingly",
+        _L2.format("W1 ... WL") + " weight's gradient",
+        "category is 'classification' (the default) or 'regression' (anything else raises "
+        "ValueError); regression, with num_classes=1: no softmax after the last affine layer, "
+        "loss(X) returns the predictions (N, 1), and the loss is mse_loss of the predictions "
+        "against y (N,) or (N, 1) reshaped like them (and cast to dtype), plus the same L2 term",
+    ),
+    "ThreeLayerConvNet": (
+        "conv with stride 1 and pad (filter_size - 1) // 2, ReLU, 2x2 max pool with stride 2, "
+        "affine, ReLU, affine, softmax",
+        "params W1 (F, C, filter_size, filter_size), b1 (F,), W2 (F * H/2 * W/2, hidden_dim), "
+        "b2, W3 (hidden_dim, num_classes), b3",
+        "parameters start as weight_scale * np.random.randn(*shape) for W1, W2, W3 in that "
+        "order (no other np.random call in __init__), biases zeros; then every parameter is "
+        "cast to dtype (default float32), and loss casts X to it",
+        _MODEL_LOSS,
+        _L2.format("W1, W2 and W3") + " weight's gradient",
+    ),
+    "neural_net.TwoLayerNet": (
+        "params W1 (D, H), b1 (H,), W2 (H, C), b2 (C,): W1 = std * np.random.randn(D, H) drawn "
+        "before W2 = std * np.random.randn(H, C), biases zeros",
+        "loss(X) returns the scores; loss(X, y, reg) the mean softmax loss plus 0.5 * reg * "
+        "(sum(W1**2) + sum(W2**2)) and the gradients of every parameter",
+        "train: each iteration draws its minibatch with np.random.choice(N, batch_size) (with "
+        "replacement), then computes loss and gradients and updates every parameter: "
+        "W -= learning_rate * dW, or with momentum > 0 v = momentum * v - learning_rate * dW "
+        "and W += v (v starts at zero in every call of train); loss_history gets the "
+        "minibatch loss of each iteration",
+        "an epoch is max(N // batch_size, 1) iterations: after the update of every iteration "
+        "it that is a multiple of it (it = 0 included), record the accuracy on that minibatch "
+        "and on the validation set, then multiply the learning rate by learning_rate_decay",
+        "train returns a dict with loss_history (one value per iteration), train_acc_history "
+        "and val_acc_history",
+        "predict(X) returns the integer labels (N,) of the highest scores",
+    ),
+}
+
+
+def row_in(api: str, assignment: str) -> Rule:
+    """The row that grades ``api`` in ``assignment`` (the stand-alone TwoLayerNet in
+    two_layer_net, the modular one elsewhere)."""
+    rows = [r for r in ALL_RULES if r.api == api and assignment in r.assignments]
+    if len(rows) != 1:
+        raise KeyError(f"{api!r} is graded by {len(rows)} rows in {assignment!r}")
+    return rows[0]
+
 
 def checks(rule: Rule) -> list[tuple[str, str, str]]:
     """``(check name, one-line meaning, 'value' | 'property')`` of a row's battery."""
@@ -1454,44 +1660,129 @@ def checks(rule: Rule) -> list[tuple[str, str, str]]:
     return battery.describe(rule)
 
 
+def _fmt_value(value: Any) -> str:
+    if value is ABSENT:
+        return "not given"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value)) if value else "()"
+    return str(value)
+
+
+def parameters(rule: Rule) -> list[str]:
+    """``name: meaning. Base case d; also tested: v1, v2`` for each parameter of the row's
+    cases (the base case is the test's, not the signature's default)."""
+    out = []
+    for p in rule.params:
+        if p.default == RANDOM:
+            default = "a random value per student"
+        else:
+            default = _fmt_value(p.default)
+        line = f"{p.name}: {p.meaning}. " if p.meaning else f"{p.name}: "
+        line += f"Base case {default}"
+        if p.boundary:
+            line += "; also tested: " + ", ".join(_fmt_value(v) for v in p.boundary)
+        out.append(line)
+    return out
+
+
+#: What a combined case's label means, where the label alone does not say it.
+_COMBO = {
+    "defaults": "defaults (only the required arguments: the signature's own default values)",
+}
+
+
+def entry(rule: Rule, fmt: str = "markdown") -> list[str]:
+    """The checklist lines of one row: signature, stated rules, parameters, checks."""
+    md = fmt == "markdown"
+    lines = [f"## `{rule.api}`" if md else rule.api, ""]
+    if rule.kind == "saved_model":
+        raise ValueError("saved models are rendered together (saved_models)")
+    else:
+        lines.append(f"`{rule.signature}`: {rule.summary}" if md else rule.signature)
+        if not md:
+            lines.append(rule.summary)
+    lines.append("")
+    stated = list(STATED.get(rule.key, ()))
+    if stated:
+        lines.append("Rules:" if not md else "**Rules**")
+        lines.append("")
+        lines += [f"- {s}" for s in stated]
+        lines.append("")
+    params = parameters(rule)
+    if params and rule.kind != "saved_model":
+        head = "Cases (a base case, then one test per boundary value)"
+        lines.append(f"**{head}**" if md else head + ":")
+        lines.append("")
+        lines += [f"- {s}" for s in params]
+        if rule.combos:
+            together = [_COMBO.get(label, label) for label, _ in rule.combos]
+            lines.append("- together: " + "; ".join(together))
+        lines.append("")
+    lines.append("Checks:" if not md else "**Checks**")
+    lines.append("")
+    for name, meaning, kind in checks(rule):
+        tag = " (property)" if kind == "property" else ""
+        lines.append(f"- {'**' if md else ''}{name}{'**' if md else ''}{tag}: {meaning}")
+    lines.append("")
+    return lines
+
+
+def saved_models(rows: list[Rule], fmt: str = "markdown") -> list[str]:
+    """One entry per saved model of the course's data sets: its file and what it must reach
+    on held-out data (bonus rules included)."""
+    md = fmt == "markdown"
+    lines: list[str] = []
+    for r in rows:
+        lines += [f"## `{r.api}`" if md else r.api, ""]
+        lines.append(
+            (f"`{r.signature}`" if md else r.signature)
+            + ", written with nnlib.model_io.save_model next to the notebook, is scored on "
+            "held-out data of its set (never seen in training). A missing or unreadable file "
+            "scores 0."
+        )
+        lines.append("")
+        lines += [f"- {x.name}: {x.meaning}" for x in r.extras]
+        lines.append("")
+    return lines
+
+
+def render(
+    title: str, rows: list[Rule], fmt: str = "markdown", intro: str = "", general: bool = True
+) -> str:
+    """A checklist: ``title``, the rules for every function (``general``), then one entry per
+    row."""
+    md = fmt == "markdown"
+    lines = [f"# {title}" if md else title, ""]
+    if intro:
+        lines += [intro, ""]
+    if general:
+        lines.append("## Rules for every graded function" if md else "Rules for every function")
+        lines.append("")
+        lines += [f"- {g}" for g in GENERAL]
+        lines.append("")
+    for rule in rows:
+        if rule.kind != "saved_model":
+            lines += entry(rule, fmt)
+    lines += saved_models([r for r in rows if r.kind == "saved_model"], fmt)
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def checklist(assignment: str, fmt: str = "markdown", setting: Any = None) -> str:
     """The checklist of an assignment: every graded name, its rules and what they mean.
 
     Names and one-line meanings only (never test code or hidden values). ``fmt`` is
-    ``"markdown"`` or ``"text"``. Property checks (inputs unchanged, numeric gradients) pay
-    only in proportion to the name's value checks (see docs/architecture.md). ``setting``:
-    the course's data sets (``nnkit.datasets.DataSetting``; default: the kit's course config),
-    which decide the saved models listed.
+    ``"markdown"`` or ``"text"``. The release carries the same entries per notebook
+    (``nnkit.course.checklist``). ``setting``: the course's data sets
+    (``nnkit.datasets.DataSetting``; default: the kit's course config), which decide the saved
+    models listed.
     """
-    from nnkit.datasets import load_setting
-    from nnkit.grade import STANDALONE_ASSIGNMENTS, assignment_apis
+    from nnkit.grade import assignment_apis
 
     if setting is None:  # the course's data sets (nbgrader_config.py of the kit's course)
         from pathlib import Path
 
+        from nnkit.datasets import load_setting
+
         setting = load_setting(Path(__file__).resolve().parent.parent)
-    apis = assignment_apis(assignment, setting)
-    standalone = assignment in STANDALONE_ASSIGNMENTS
-    md = fmt == "markdown"
-    lines: list[str] = []
-    if md:
-        lines += [f"# What the grader checks: {assignment}", ""]
-    else:
-        lines += [f"What the grader checks: {assignment}", ""]
-    lines.append(
-        "Property checks (marked *property*) pay only in proportion to the value checks "
-        "of the same name: a function whose values are wrong earns nothing for its properties."
-    )
-    lines.append("")
-    for api in apis:
-        rule = rule_for(api, standalone=standalone and api == "TwoLayerNet")
-        head = f"{rule.signature}: {rule.summary}"
-        lines.append(f"## `{rule.api}`" if md else rule.api)
-        lines.append(head if not md else f"`{rule.signature}` -- {rule.summary}")
-        lines.append("")
-        for name, meaning, kind in checks(rule):
-            tag = " (*property*)" if kind == "property" and md else ""
-            tag = tag or (" (property)" if kind == "property" else "")
-            lines.append(f"- {'**' if md else ''}{name}{'**' if md else ''}{tag}: {meaning}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    rows = [row_in(api, assignment) for api in assignment_apis(assignment, setting)]
+    return render(f"What the grader checks: {assignment}", rows, fmt)

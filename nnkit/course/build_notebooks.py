@@ -18,6 +18,7 @@ import nbformat
 
 from nnkit.errors import UsageError
 
+from . import checklist
 from .notebook import GradeCell, NotebookSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,7 @@ def write_notebooks(assignment: str, dest: Path) -> list[Path]:
     out = []
     for spec in notebook_specs(assignment):
         nb = spec.notebook()
+        nb.cells.append(checklist.notebook_cell(spec))
         nbformat.validate(nb)
         path = dest / f"{spec.name}.ipynb"
         path.write_text(nbformat.writes(nb) + "\n")
@@ -181,6 +183,13 @@ def readme_text(assignment: str) -> str:
         "hidden tests run your functions on other inputs (other shapes, float32 as well as "
         "float64, edge cases) and check every rule the docstrings state.",
         "",
+        f"Every check the grader runs is listed, with what it means, in `{checklist.FILENAME}`"
+        f' (generated from the grader\'s own rule table) and in the section "{checklist.HEADING}"'
+        " at the end of each notebook: the rules that every function follows (arguments are "
+        "not changed, float32 stays float32, ...), the rules of each name, the boundary values "
+        "the hidden tests use and which checks are properties (paid only in proportion to the "
+        "values of the same name).",
+        "",
         "## How you are graded",
         "",
         "| notebook | section | points | what is graded |",
@@ -219,14 +228,23 @@ def write_readme(assignment: str, dest: Path) -> Path:
     return path
 
 
+def write_checklist(assignment: str, dest: Path) -> Path:
+    """Write dest/CHECKLIST.md for an assignment (dest is its source folder)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / checklist.FILENAME
+    path.write_text(checklist.assignment_text(assignment, notebook_specs(assignment)))
+    return path
+
+
 def build(assignments: list[str] | None = None, root: Path = ROOT) -> list[Path]:
-    """Regenerate source/<a>/ for the given assignments (default: all): notebooks, README and
-    the library links."""
+    """Regenerate source/<a>/ for the given assignments (default: all): notebooks, README,
+    checklist and the library links."""
     written = []
     for a in assignments or ASSIGNMENTS:
         d = root / "source" / a
         written += write_notebooks(a, d)
         written.append(write_readme(a, d))
+        written.append(write_checklist(a, d))
         link_library(d, root)
     return written
 

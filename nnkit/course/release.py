@@ -2,7 +2,8 @@
 
 A release is clean when no file in it holds a solution or hidden-test marker, no line of a
 reference solution body, no private reference helper, no formula that needs MathJax (or any
-mention of it), when it has its README, and when its ``nnlib/`` is byte-for-byte the student
+mention of it), when it has its README and its checklist (``CHECKLIST.md``, and a last
+checklist cell in every notebook), and when its ``nnlib/`` is byte-for-byte the student
 library of the repository (nothing more, nothing less).
 """
 
@@ -21,6 +22,7 @@ import nbformat
 
 from nnkit.errors import UsageError
 
+from . import checklist
 from .build_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
 from .notebook import BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG
 
@@ -184,6 +186,14 @@ def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> lis
             problems.append(f"nnlib/{rel}: differs from the repository's library")
     if not (release_dir / "README.md").is_file():
         problems.append("README.md: missing")
+    if not (release_dir / checklist.FILENAME).is_file():
+        problems.append(f"{checklist.FILENAME}: missing")
+    for spec in notebook_specs(assignment):
+        path = release_dir / f"{spec.name}.ipynb"
+        if path.is_file():
+            cells = nbformat.read(str(path), as_version=4).cells
+            if not (cells and cells[-1].source.startswith(checklist.CELL_MARK)):
+                problems.append(f"{path.name}: does not end with its checklist")
     notebooks = {p.name for p in release_dir.glob("*.ipynb")}
     expected = {f"{s.name}.ipynb" for s in notebook_specs(assignment)}
     if notebooks != expected:

@@ -366,7 +366,7 @@ def test_the_checklist_names_the_selected_sets_model() -> None:
     assert "## `best_model_digits`" in checklist("two_layer_net")
     text = checklist("two_layer_net", setting=DataSetting.parse("cifar10"))
     assert "## `best_model_cifar10`" in text and "best_model_digits" not in text
-    assert "1 bonus point per 1% above 56%" in text
+    assert "1 point per 1% above 56%" in text
     mnist = checklist("fully_connected", setting=DataSetting.parse("mnist+california"))
     assert "## `best_model_mnist`" in mnist and "## `best_model_california`" in mnist
     assert "0.963 (two_layer_net)" in mnist
