@@ -36,12 +36,12 @@ def _failures(result: Any) -> list[str]:
 
 
 def test_reference_full_marks(reference_result: Any) -> None:
-    """Every hidden test passes on the reference; the suite is large and quick."""
+    """Every hidden test passes on the reference, and the suite is large (its speed is
+    measured by benchmarks/bench_pipeline.py, not asserted here)."""
     res = reference_result
     assert _failures(res) == []
     assert len(res.tests) >= 150
     assert res.score == res.max_score > 0
-    assert res.execution_time < 40, f"full suite took {res.execution_time:.1f} s"
 
 
 def test_every_api_name_is_graded(reference_result: Any) -> None:
