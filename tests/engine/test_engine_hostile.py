@@ -217,13 +217,27 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _escaped() -> list[int]:
-    """Host pids of live processes that renamed themselves like escape_session's child."""
+def _uid_of(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _escaped(uid: int | None = None) -> list[int]:
+    """Host pids of live processes that renamed themselves like escape_session's child (of
+    ``uid`` when given: as root every sandbox has its own, so another test run on the same
+    host is not counted)."""
     out = []
     for p in Path("/proc").iterdir():
         try:
             if p.name.isdigit() and (p / "comm").read_text().strip() == "nnkit-escaped":
-                out += [int(p.name)] if _alive(int(p.name)) else []
+                pid = int(p.name)
+                if _alive(pid) and (uid is None or _uid_of(pid) == uid):
+                    out.append(pid)
         except OSError:
             continue
     return out
@@ -232,7 +246,8 @@ def _escaped() -> list[int]:
 def test_a_child_that_left_the_session_is_killed_too(w: Worker) -> None:
     with pytest.raises(StudentError):
         w.call("escape_session")
-    assert _escaped() == []
+    run_as = w.limits.run_as()
+    assert _escaped(run_as[0] if run_as else None) == []
 
 
 def test_no_ptrace_no_mounts_no_capabilities(w: Worker) -> None:
