@@ -539,7 +539,7 @@ POOL = (
     Param("C", 2, (1,), "channels"),
     Param("window", (2, 2), ((1, 1), (3, 2)), "pool height x width"),
     Param("stride", 2, (1, 3), "stride (1: overlapping windows; 3: an unused border)"),
-    Param("out", (2, 3), ((1, 1),), "output height x width"),
+    Param("out", (2, 3), ((1, 1), (3, 3)), "output height x width"),
 )
 CONV_RELU = (
     Param("N", 2, (1,), "batch size"),
@@ -989,6 +989,7 @@ RULES: tuple[Rule, ...] = (
         ref_layers.max_pool_forward_naive,
         back="max_pool_backward_naive",
         unmodified=("x", "pool_param"),
+        combos=(("overlapping windows, output 3x3", {"stride": 1, "out": (3, 3)}),),
         assignments=CONV_A,
     ),
     _bwd(
@@ -1181,6 +1182,10 @@ RULES: tuple[Rule, ...] = (
             Extra(
                 "train, momentum 0.9 and learning-rate decay 0.5 (histories and parameters)",
                 "the same with momentum and a strong decay",
+            ),
+            Extra(
+                "train, one minibatch per epoch (histories and parameters)",
+                "the same with N = batch_size: accuracies and decay after every iteration",
             ),
             Extra(
                 "train, the default settings (histories and parameters)",

@@ -131,6 +131,11 @@ TRAIN_CASES = [
             "batch_size": 4,
         },
     ),
+    (
+        "one minibatch per epoch",
+        8,
+        {"learning_rate": 0.1, "learning_rate_decay": 0.7, "num_iters": 6, "batch_size": 8},
+    ),
     ("the default settings", 400, {}),
 ]
 

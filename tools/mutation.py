@@ -13,7 +13,7 @@ is equivalent (no legal input of the API tells it apart), or be killed by a new 
 Usage (from the repository root)::
 
     python tools/mutation.py full   [--report docs/mutation-report.md] [--workdir DIR]
-    python tools/mutation.py sample [--size 24]      # the fixed CI sample; exit 1 on a new survivor
+    python tools/mutation.py sample [--size 40]      # the fixed CI sample; exit 1 on a new survivor
     python tools/mutation.py test SUBMISSION_DIR     # cosmic-ray's test command (one mutant)
 
 Mutants are generated (``cosmic-ray init``) and applied (``cosmic_ray.mutating.
@@ -533,7 +533,11 @@ def run_full(
         forget(session, [m for m, _ in classify(found, results(session))["survived"]])
     start = time.monotonic()
     res = run_mutants(session, found)
+    clock = workdir / "seconds.json"  # grading time over every run of this session
     seconds = time.monotonic() - start
+    if resume and clock.exists():
+        seconds += json.loads(clock.read_text())["seconds"]
+    clock.write_text(json.dumps({"seconds": seconds}))
     text = report(found, res, seconds, "Mutation report: reference/ vs the hidden suites")
     report_path.write_text(text, encoding="utf-8")
     print(text.split("\n## ")[0])
@@ -579,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rerun-survivors", action="store_true", help="with --resume: grade survivors again"
     )
     p_sample = sub.add_parser("sample", help="the fixed CI sample; exit 1 on a new survivor")
-    p_sample.add_argument("--size", type=int, default=24)
+    p_sample.add_argument("--size", type=int, default=40)
     p_sample.add_argument("--report", type=Path, default=None)
     p_sample.add_argument("--workdir", type=Path, default=None)
     p_test = sub.add_parser("test", help="cosmic-ray's test command for one mutated copy")

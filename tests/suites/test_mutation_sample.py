@@ -19,7 +19,7 @@ import pytest
 pytestmark = [pytest.mark.suites, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE = 20
+SIZE = 40
 
 
 def test_fixed_mutation_sample_has_no_new_survivor(tmp_path: Path) -> None:
