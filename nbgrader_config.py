@@ -5,9 +5,9 @@ the kit's wrappers (``nnkit release <a>``, ``nnkit autograde <a>``, ``nnkit feed
 which run the same commands and then verify or complete their results.
 
 Grading model: the hidden test cells of the notebooks only hand over to the nnkit engine.
-Autograde executes the notebooks (so that outputs and plots exist for the formgrader), then
-``nnkit autograde`` overwrites every grade cell's score with the score the sandboxed hidden
-suites give; nothing a kernel computes is trusted.
+``nnkit autograde <a>`` executes the notebooks in the sandbox (outputs and plots for the
+formgrader and feedback), runs the hidden suites in the sandbox and writes every grade
+cell's score into the gradebook; nothing a kernel computes is trusted.
 """
 
 import os
@@ -30,49 +30,27 @@ c.CourseDirectory.ignore = [
     "*.egg-info",
 ]
 
-# --- kernels that run submissions ---------------------------------------------------------
-# The kernel's working directory is autograded/<student>/<assignment>/, which holds the copy
-# of the student library (nnlib/) shipped with the release. The instructor's packages
-# (reference solutions, hidden suites, the tooling) must not be importable there: the guard
-# below drops the editable-install finder and the course root from the import machinery and
-# refuses those top-level names. It is a courtesy, not the security boundary (student code
-# could undo it); the boundary is that kernel results are never used for scores.
-_KERNEL_GUARD = "\n".join(
-    [
-        "def _nnkit_guard():",
-        "    import sys",
-        "    blocked = {'reference', 'grading_tests', 'nnkit'}",
-        "    class _Block:",
-        "        @staticmethod",
-        "        def find_spec(name, path=None, target=None):",
-        "            if name.split('.')[0] in blocked:",
-        "                raise ModuleNotFoundError(f'No module named {name!r}', name=name)",
-        "            return None",
-        "    sys.meta_path[:] = [_Block] + [f for f in sys.meta_path",
-        "                                   if 'editable' not in getattr(f, '__module__', '')]",
-        "    for name in list(sys.modules):",
-        "        if name.split('.')[0] in blocked:",
-        "            del sys.modules[name]",
-        "_nnkit_guard()",
-        "del _nnkit_guard",
-    ]
-)
-c.Execute.extra_arguments = [
-    "--HistoryManager.hist_file=:memory:",
-    "--IPKernelApp.exec_lines=" + _KERNEL_GUARD,
-]
-# Training cells on the bundled data take seconds; the largest (hyper-parameter searches,
-# one convnet epoch) stay well under two minutes on one core.
-c.Execute.timeout = 300
-c.Execute.startup_timeout = 120
-c.Execute.interrupt_on_timeout = True
-c.LimitOutput.max_lines = 400
-c.LimitOutput.max_traceback = 60
+# --- autograde ---------------------------------------------------------------------------------
+# Student code runs only in nnkit's sandbox. Plain `nbgrader autograde` and the formgrader's
+# Autograde button would execute submissions in a kernel as your own user: here they stop
+# with a message that points to `nnkit autograde <assignment>`, which executes the notebooks
+# in the sandbox and fills the same gradebook, autograded/ and feedback/.
+c.Autograde.sanitize_preprocessors = ["nnkit.course.refuse.RefuseUnsandboxedAutograde"]
+c.Autograde.autograde_preprocessors = ["nnkit.course.refuse.RefuseUnsandboxedAutograde"]
 
-# --- autograde --------------------------------------------------------------------------------
-# Grade cells deleted by a student come back (their scores are the engine's anyway).
-c.OverwriteCells.add_missing_cells = True
-c.Autograde.create_student = True
+# --- late penalties (nnkit) -------------------------------------------------------------------
+# `nnkit autograde` and `nnkit grade submitted/` compare nbgrader's timestamp.txt of each
+# submission with the due date (plus the student's nbgrader extension, if any). Later than the
+# grace period, a submission loses `per_day` percent of the points it earned for every started
+# day after the due date, at most `cap` percent. The penalty is in the result record, the CSV,
+# the gradebook (late_submission_penalty, subtracted by `nbgrader export`) and the feedback.
+c.NnkitLate.per_day = 0  # percent per started day late; 0 = no late penalties
+c.NnkitLate.grace_minutes = 15
+c.NnkitLate.cap = 50  # percent
+# assignment -> due date ("YYYY-MM-DD HH:MM:SS" and a time zone: "UTC", "Europe/Berlin",
+# "+0200"); an assignment not listed uses the gradebook's due date
+# (`nbgrader db assignment add two_layer_net --duedate="2025-10-10 23:59:00 UTC"`).
+c.NnkitLate.due = {}
 
 # --- feedback ---------------------------------------------------------------------------------
 # Hidden test regions are stripped from the HTML (nbgrader copies them otherwise), and so

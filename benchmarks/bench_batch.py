@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import reference
-from nnkit.batch import BatchConfig, run_batch
+from nnkit.batch.runner import BatchConfig, run_batch
 from nnkit.batch.store import ResultStore
 
 REF = Path(reference.__file__).parent

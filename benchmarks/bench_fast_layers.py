@@ -1,12 +1,22 @@
-"""Benchmark nnlib's fast conv / max-pool layers (forward + backward).
+"""Benchmark nnlib's fast conv / max-pool layers (forward + backward) against torch's CPU.
 
-For every case and dtype it prints the fast layers' time, the speed-up over the naive
-reference layers and, when torch is installed, the ratio fast / torch (conv2d / max_pool2d
-with autograd backward) at the same thread count. Every measurement runs in its own process.
+For every case and dtype, two long-lived worker processes (nnlib and torch, same thread
+count) take turns: round 1 times nnlib then torch, round 2 nnlib then torch, and so on
+(A B A B ...), so that load from other processes hits both alike. Every worker first runs
+every case a few times (warm-up). A round times `--repeats` forward + backward passes of one
+implementation and keeps their median. The table gives the median over rounds of each
+implementation's time, and of the per-round ratio nnlib / torch with its spread (lowest and
+highest per-round ratio).
 
-    python benchmarks/bench_fast_layers.py [--threads N] [--repeats R] [--rounds K]
+    python benchmarks/bench_fast_layers.py [--threads 1] [--clock cpu|wall] [--rounds 11]
+                                           [--repeats 15] [--naive] [--cases ...] [--dtypes ...]
 
-Times are the best of R runs in each of K fresh processes per implementation.
+The default clock is the worker's CPU time (time.process_time): on a shared machine it does
+not count the time the worker waits for a core. With one thread it is the compute time; with
+more it adds up the threads' times.
+
+`--naive` also times the reference's naive layers once per case (explicit Python loops:
+tens of seconds for the larger cases) and prints the speed-up of the fast layers over them.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -40,7 +51,6 @@ CASES: dict[str, dict] = {
     },
 }
 DTYPES = ("float32", "float64")
-IMPLS = ("fast", "naive", "torch")
 
 
 def _step_numpy(case: dict, dtype: str, impl: str) -> Callable[[], object]:
@@ -92,6 +102,7 @@ def _step_torch(case: dict, dtype: str, threads: int) -> Callable[[], object]:
         b = torch.tensor(rng.standard_normal(case["w"][0]), dtype=tdtype, requires_grad=True)
 
         def step() -> object:
+            x.grad = w.grad = b.grad = None
             out = torch.nn.functional.conv2d(x, w, b, stride=param["stride"], padding=param["pad"])
             out.backward(torch.ones_like(out))
             return x.grad, w.grad, b.grad
@@ -100,6 +111,7 @@ def _step_torch(case: dict, dtype: str, threads: int) -> Callable[[], object]:
     kernel = (param["pool_height"], param["pool_width"])
 
     def step() -> object:
+        x.grad = None
         out = torch.nn.functional.max_pool2d(x, kernel, stride=param["stride"])
         out.backward(torch.ones_like(out))
         return x.grad
@@ -107,67 +119,138 @@ def _step_torch(case: dict, dtype: str, threads: int) -> Callable[[], object]:
     return step
 
 
-def _measure(case_name: str, dtype: str, impl: str, threads: int, repeats: int) -> float:
-    """Best time in seconds of one forward + backward pass over ``repeats`` runs (after a
-    warm-up); the minimum is the statistic least disturbed by other load on the machine."""
-    case = CASES[case_name]
-    step = _step_torch(case, dtype, threads) if impl == "torch" else _step_numpy(case, dtype, impl)
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
+CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
-def _run_worker(case_name: str, dtype: str, impl: str, threads: int, repeats: int) -> float:
-    """Runs _measure in a fresh interpreter with the given thread count."""
-    env = dict(os.environ)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    cmd = [sys.executable, __file__, "--worker", case_name, dtype, impl]
-    cmd += ["--threads", str(threads), "--repeats", str(repeats)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+def _serve(impl: str, threads: int, clock: str) -> None:
+    """Worker loop: each stdin line `{"case", "dtype", "repeats"}` is answered on stdout with
+    the times of `repeats` passes (after one warm-up pass of a newly built step)."""
+    now = CLOCKS[clock]
+    steps: dict[tuple[str, str], Callable[[], object]] = {}
+    for line in sys.stdin:
+        job = json.loads(line)
+        key = (job["case"], job["dtype"])
+        if key not in steps:
+            case = CASES[job["case"]]
+            steps[key] = (
+                _step_torch(case, job["dtype"], threads)
+                if impl == "torch"
+                else _step_numpy(case, job["dtype"], impl)
+            )
+            if impl != "naive":  # the loops need no warming up and take seconds
+                steps[key]()
+        step = steps[key]
+        times = []
+        for _ in range(job["repeats"]):
+            start = now()
+            step()
+            times.append(now() - start)
+        print(json.dumps({"times": times}), flush=True)
+
+
+class Worker:
+    """One implementation in its own interpreter with the given thread count."""
+
+    def __init__(self, impl: str, threads: int, clock: str) -> None:
+        env = dict(os.environ)
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+        cmd = [sys.executable, __file__, "--serve", impl, "--threads", str(threads)]
+        cmd += ["--clock", clock]
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def times(self, case: str, dtype: str, repeats: int) -> list[float]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps({"case": case, "dtype": dtype, "repeats": repeats}))
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("benchmark worker died")
+        return json.loads(line)["times"]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def alternate(
+    workers: dict[str, Worker], case: str, dtype: str, rounds: int, repeats: int
+) -> dict[str, list[float]]:
+    """Per-round median times of each worker, the workers taking turns round by round."""
+    per_round: dict[str, list[float]] = {name: [] for name in workers}
+    for _ in range(rounds):
+        for name, worker in workers.items():
+            per_round[name].append(statistics.median(worker.times(case, dtype, repeats)))
+    return per_round
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--naive-repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=11, help="alternating rounds per case")
+    parser.add_argument("--repeats", type=int, default=15, help="passes per round (median)")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="fresh processes per measurement (best one kept)"
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="cpu",
+        help="cpu: the process's CPU time (robust on a shared machine); wall: elapsed time",
     )
-    parser.add_argument("--worker", nargs=3, metavar=("CASE", "DTYPE", "IMPL"))
+    parser.add_argument("--naive", action="store_true", help="also time the naive layers once")
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--dtypes", default=",".join(DTYPES))
+    parser.add_argument("--serve", metavar="IMPL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        case_name, dtype, impl = args.worker
-        seconds = _measure(case_name, dtype, impl, args.threads, args.repeats)
-        print(json.dumps({"seconds": seconds}))
+    if args.serve:
+        _serve(args.serve, args.threads, args.clock)
         return
 
     has_torch = importlib.util.find_spec("torch") is not None
-    print(f"threads: {args.threads}; torch: {'yes' if has_torch else 'not installed'}")
-    header = f"{'case':<16} {'dtype':<8} {'fast ms':>9} {'naive speed-up':>15} {'fast/torch':>11}"
+    print(
+        f"threads: {args.threads}; clock: {args.clock}; rounds: {args.rounds} (A B A B ...), "
+        f"{args.repeats} passes each (median); torch: {'yes' if has_torch else 'not installed'}"
+    )
+    header = (
+        f"{'case':<16} {'dtype':<8} {'nnlib ms':>9} {'torch ms':>9} {'nnlib/torch':>12} "
+        f"{'per-round spread':>17}" + (f" {'naive speed-up':>15}" if args.naive else "")
+    )
     print(header)
     print("-" * len(header))
-    for case_name in CASES:
-        for dtype in DTYPES:
-            impls = ["fast", "torch"] if has_torch else ["fast"]
-            best = dict.fromkeys(impls, float("inf"))
-            for _ in range(args.rounds):  # alternate, so that load bursts hit both alike
-                for impl in impls:
-                    seconds = _run_worker(case_name, dtype, impl, args.threads, args.repeats)
-                    best[impl] = min(best[impl], seconds)
-            fast = best["fast"]
-            naive = _run_worker(case_name, dtype, "naive", args.threads, args.naive_repeats)
-            ratio = f"{fast / best['torch']:.2f}" if has_torch else "-"
-            print(
-                f"{case_name:<16} {dtype:<8} {fast * 1e3:>9.2f} {naive / fast:>14.0f}x {ratio:>11}",
-                flush=True,
-            )
+    workers = {"fast": Worker("fast", args.threads, args.clock)}
+    if has_torch:
+        workers["torch"] = Worker("torch", args.threads, args.clock)
+    naive = Worker("naive", args.threads, args.clock) if args.naive else None
+    cases, dtypes = args.cases.split(","), args.dtypes.split(",")
+    try:
+        # Warm-up: every worker runs every case first, so that no case is measured while the
+        # process's allocator is still growing (glibc's mmap threshold adapts to the sizes seen).
+        for worker in workers.values():
+            for case in cases:
+                for dtype in dtypes:
+                    worker.times(case, dtype, 3)
+        for case in cases:
+            for dtype in dtypes:
+                per_round = alternate(workers, case, dtype, args.rounds, args.repeats)
+                fast = statistics.median(per_round["fast"])
+                line = f"{case:<16} {dtype:<8} {fast * 1e3:>9.2f}"
+                if has_torch:
+                    pairs = zip(per_round["fast"], per_round["torch"], strict=True)
+                    ratios = [f / t for f, t in pairs]
+                    torch_ms = statistics.median(per_round["torch"]) * 1e3
+                    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+                    line += f" {torch_ms:>9.2f} {statistics.median(ratios):>11.2f}x {spread:>17}"
+                else:
+                    line += f" {'-':>9} {'-':>12} {'-':>17}"
+                if naive is not None:
+                    slow = naive.times(case, dtype, 1)[0]
+                    line += f" {slow / fast:>14.0f}x"
+                print(line, flush=True)
+    finally:
+        for worker in [*workers.values(), *([naive] if naive else [])]:
+            worker.close()
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def _predict(model: Any, X: np.ndarray, standalone: bool) -> np.ndarray:
         for name, t in THRESHOLDS.items()
     ],
 )
-def test_saved_model(submission: Any, spec: Threshold) -> None:
+def test_saved_model(submission: Any, spec: Threshold, record_property: Any) -> None:
     """Load the saved model into the reference model and score it on the held-out split."""
     from nnkit.heldout import load_heldout
     from nnlib.model_io import ModelFileError, load_model
@@ -135,6 +135,11 @@ def test_saved_model(submission: Any, spec: Threshold) -> None:
                 f"{api}: held-out accuracy {acc:.4f} < {spec.bound:g} "
                 f"({len(y)} {spec.dataset} examples)"
             )
+        record_property(
+            "nnkit_output",
+            f"{api}: held-out accuracy {acc:.4f} >= {spec.bound:g} "
+            f"({len(y)} {spec.dataset} examples)",
+        )
         return
     if scores.ndim == 2 and scores.shape[1] != 1:
         fail(f"{api}: a regression model must have one output, this one has {scores.shape[1]}")
@@ -148,3 +153,7 @@ def test_saved_model(submission: Any, spec: Threshold) -> None:
     rmse = float(np.sqrt(np.mean((pred - y) ** 2)))
     if not rmse <= spec.bound:
         fail(f"{api}: held-out RMSE {rmse:.4g} > {spec.bound:g} ({len(y)} {spec.dataset} examples)")
+    record_property(
+        "nnkit_output",
+        f"{api}: held-out RMSE {rmse:.4g} <= {spec.bound:g} ({len(y)} {spec.dataset} examples)",
+    )

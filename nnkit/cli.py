@@ -2,23 +2,48 @@
 
 Subcommands live in their own modules: each module listed in :data:`SUBCOMMANDS` provides
 ``add_arguments(parser)`` and ``run(args) -> int``. To add one, add a line to the table.
+
+Every failure is one line, ``nnkit <command>: <what went wrong>; <what to do>``, without a
+traceback (``NNKIT_DEBUG=1`` shows it): a bad option, a path that does not exist, outside a
+course, an unknown assignment, no submissions, no sandbox layer (checked before any student
+code runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from types import ModuleType
+from typing import NoReturn
+
+from nnkit.errors import UsageError
+from nnkit.sandbox import isolation
 
 #: subcommand -> (module with add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "grade": ("nnkit.grade", "grade a submission (or a class folder) with the hidden suites"),
+    "grade": ("nnkit.grade_cli", "grade a submission (or a class folder) with the hidden suites"),
     "demo": ("nnkit.demo", "end-to-end demo on the bundled offline data"),
     "build-notebooks": ("nnkit.course.build_notebooks", "regenerate source/<a>/ notebooks"),
     "release": ("nnkit.course.release", "nbgrader generate_assignment + leak checks"),
-    "autograde": ("nnkit.course.autograde", "nbgrader autograde + hidden-suite scores"),
+    "autograde": ("nnkit.course.autograde", "grade an assignment's submissions into the course"),
+    "doctor": ("nnkit.doctor", "which sandbox layers this host offers and what they guarantee"),
+    "gradescope": ("nnkit.gradescope", "build a Gradescope autograder zip for an assignment"),
+    "similarity": ("nnkit.similarity", "class report of code similarity in the solution regions"),
+    "lms-export": ("nnkit.lms", "the gradebook's final scores as a Canvas (or generic) CSV"),
 }
+#: Commands that run student code: they stop before anything runs when nothing isolates it.
+RUNS_STUDENT_CODE = frozenset({"grade", "autograde", "demo"})
+DEBUG_ENV = "NNKIT_DEBUG"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (what is wrong, where to read more)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`\n")
 
 
 _IMPORT_ERRORS: dict[str, str] = {}
@@ -34,8 +59,13 @@ def _module(path: str) -> ModuleType | None:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (others may be slow to import)."""
-    parser = argparse.ArgumentParser(prog="nnkit", description="nnkit: graded numpy NN kits")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = _Parser(prog="nnkit", description="nnkit: graded numpy NN kits")
+    parser.add_argument(
+        "--unsafe-no-isolation",
+        action="store_true",
+        help="run student code even where no sandbox layer is available (at your own risk)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (path, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -60,7 +90,29 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return int(mod.run(args) or 0)
+    if args.unsafe_no_isolation:
+        os.environ[isolation.UNSAFE_ENV] = "1"  # inherited by every grading process
+    try:
+        if args.command in RUNS_STUDENT_CODE:
+            isolation.require()
+        return int(mod.run(args) or 0)
+    except (isolation.NoIsolation, UsageError) as e:
+        _fail(args.command, str(e))
+    except KeyboardInterrupt:
+        _fail(args.command, "interrupted; run the command again to go on")
+    except Exception as e:  # noqa: BLE001 - one line, never a traceback (unless asked)
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        first = (str(e).strip().splitlines() or [""])[0]
+        _fail(
+            args.command,
+            f"{type(e).__name__}: {first}; run again with {DEBUG_ENV}=1 for the details",
+        )
+    return 2
+
+
+def _fail(command: str, message: str) -> None:
+    print(f"nnkit {command}: {' '.join(message.split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

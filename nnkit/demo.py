@@ -6,9 +6,10 @@
    run, so it holds its saved models), the untouched stubs, two realistic bugs, and one
    hostile notebook (an IPython input transformer that rewrites later cells to ``pass``, a
    deleted test cell, a test cell and its metadata edited to claim 1000 points);
-3. grade them with the real ``nbgrader autograde`` and the hidden suites, write the trusted
-   scores into the SQLite gradebook, export nbgrader's CSV, Gradescope JSON per student and
-   feedback (HTML without hidden tests, plus the hidden-test report);
+3. grade them through the one pipeline (``nnkit autograde``: notebooks executed and hidden
+   suites run in the sandbox), write the trusted scores into the SQLite gradebook, the
+   autograded notebooks, CSV, Gradescope JSON per student and feedback (HTML without hidden
+   tests, opened by the grading report);
 4. print a student x topic table.
 """
 
@@ -230,7 +231,7 @@ def demo(
     log("")
     log(f"gradebook:  {course / 'gradebook.db'}")
     log(f"CSV:        {reports / 'grades.csv'}, {reports / 'topics.csv'}, {reports / 'cells.csv'}")
-    log(f"Gradescope: {reports}/<student>.results.json")
+    log(f"Gradescope: {reports}/gradescope/{assignment}/<student>.json")
     log(f"feedback:   {course / 'feedback'}/<student>/{assignment}/")
     failures = check_outcome(assignment, course, grades, problems)
     log(f"done in {time.monotonic() - t0:.0f} s; " + ("; ".join(failures) or "all checks hold"))

@@ -10,6 +10,9 @@ Which tests apply (API.md, "A submission"):
 * ``.py`` modules: every suite (test module) that grades at least one name the module
   defines, all of that suite's tests; a saved model ``best_model_<dataset>.npz`` next to the
   submission selects that threshold test;
+* the engine never reads the given paths themselves: :func:`make_plan` stages a copy first
+  (:func:`nnkit.staging.stage_paths`: no symbolic link followed, regular files only, size
+  caps; what was left out becomes a message of the result);
 * a module named ``neural_net.py`` is its own group graded only by the stand-alone suite
   (:data:`STANDALONE_SUITE`), so that its ``TwoLayerNet`` never meets the modular one; in
   every other module ``TwoLayerNet`` is the modular net and the stand-alone suite is skipped.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +33,14 @@ from typing import Any
 from grading_tests.points import SUITE_APIS
 from nnkit.loader import Submission, load_submission
 from nnkit.results import SubmissionResult
+from nnkit.staging import stage_paths
 
 GRADING_TESTS = Path(__file__).resolve().parent.parent / "grading_tests"
 STANDALONE_SUITE = "test_neural_net"
 THRESHOLD_SUITE = "test_thresholds"
 MODEL_FILE = "best_model_{}.npz"
+#: Files staged next to a submitted file besides the file itself.
+SIBLING_PATTERNS = ("best_model_*.npz", "__init__.py")
 
 _NORMS = SUITE_APIS["test_batchnorm"]
 _SPATIAL = tuple(n for n in _NORMS if n.startswith("spatial_"))
@@ -64,7 +71,15 @@ class Plan:
 
     groups: dict[str, Submission] = field(default_factory=dict)  # "main", "neural_net"
     assignment: str | None = None
-    paths: list[Path] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # the staged copies
+    messages: list[str] = field(default_factory=list)  # what staging left out
+    staging: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Remove the staged copy (after the workers that copied from it are closed)."""
+        if self.staging is not None:
+            self.staging.cleanup()
+            self.staging = None
 
     def group_for(self, module: str) -> str:
         """Which group's worker a suite module talks to."""
@@ -121,15 +136,26 @@ def detect_assignment(sub: Submission) -> str | None:
 
 
 def make_plan(paths: str | Path | Sequence[str | Path]) -> Plan:
-    """Load the submission(s) at ``paths`` into groups and decide what applies."""
+    """Stage the submission(s) at ``paths``, load them into groups and decide what applies.
+
+    The plan owns the staged copy: call :meth:`Plan.close` when grading is over.
+    """
     if isinstance(paths, str | Path):
         paths = [paths]
     plist = [Path(p) for p in paths]
-    probe = load_submission(plist)
-    plan = Plan(paths=plist)
+    tmp = tempfile.TemporaryDirectory(prefix="nnkit-stage-")
+    try:
+        staged = stage_paths(plist, tmp.name, SIBLING_PATTERNS)
+    except BaseException:
+        tmp.cleanup()
+        raise
+    probe = load_submission(staged.paths)
+    plan = Plan(paths=staged.paths, messages=staged.messages, staging=tmp)
     if probe.kind == "notebook":
         plan.groups["main"] = probe
-        plan.assignment = detect_assignment(probe)
+        # staging keeps the submission's folder name; farther ancestors are the given paths'
+        given = [p / "_" if p.is_dir() else p for p in plist]
+        plan.assignment = detect_assignment(probe) or detect_assignment(Submission(given))
         return plan
     nn = [p for p in probe.paths if p.stem == "neural_net"]
     rest = [p for p in probe.paths if p.stem != "neural_net"]
@@ -184,7 +210,7 @@ def grade(
         str(timeout),
     ]
     for p in submission_paths:
-        args += ["--submission", str(Path(p).resolve())]
+        args += ["--submission", os.path.abspath(p)]  # not resolve(): links stay links
     for n in no_loops:
         args += ["--nnkit-no-loops", n]
     args += list(extra_args)
@@ -210,67 +236,3 @@ def grade(
         result.messages += tail
     result.execution_time = time.monotonic() - start
     return result
-
-
-def result_for(paths: Any, student_id: str = "anonymous", **kw: Any) -> dict[str, Any]:
-    """Convenience: the Gradescope dict of :func:`grade`."""
-    return grade(paths, student_id, **kw).to_gradescope()
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_arguments(parser: Any) -> None:
-    """``nnkit grade PATH [--student ID] [--format ...] [--timeout S]`` (+ batch options)."""
-    parser.conflict_handler = "resolve"
-    parser.add_argument(
-        "path",
-        type=Path,
-        nargs="+",
-        help="notebook(s), .py module(s) or a folder of one submission; or a "
-        "submitted/ folder of a class (batch mode)",
-    )
-    parser.add_argument("--student", default="anonymous", help="student id (seeds the inputs)")
-    parser.add_argument("--format", choices=("gradescope", "table", "json"), default="table")
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        help="wall-clock limit of one call into the submission (default 5 s)",
-    )
-    parser.add_argument(
-        "--no-loops",
-        action="append",
-        default=[],
-        metavar="API",
-        help="exercise that must be vectorised (policy), repeatable",
-    )
-    with contextlib.suppress(ImportError):
-        from nnkit.batch import cli as batch_cli
-
-        batch_cli.add_arguments(parser)
-
-
-def run(args: Any) -> int:
-    """Grade one submission and print it; a class folder goes to batch mode."""
-    paths: list[Path] = list(args.path)
-    if len(paths) == 1:
-        with contextlib.suppress(ImportError):
-            from nnkit.batch import cli as batch_cli
-            from nnkit.batch.discover import is_batch_root
-
-            if is_batch_root(paths[0]):
-                return int(batch_cli.run(args, paths[0]))
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        print(f"nnkit grade: no such file: {missing[0]}")
-        return 2
-    timeout = 5.0 if args.timeout is None else float(args.timeout)
-    result = grade(paths, args.student, timeout=timeout, no_loops=args.no_loops)
-    if args.format == "gradescope":
-        print(result.to_json(gradescope=True))
-    elif args.format == "json":
-        print(result.to_json())
-    else:
-        print(result.to_table())
-    return 0

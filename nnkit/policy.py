@@ -6,6 +6,11 @@ every point that exercise earned) and appears as a result named ``"<api_name>: p
 whose output starts with ``"policy: "``. Calls are followed transitively through the
 submission's own helper functions (a naive conv calling a helper that calls
 ``conv_forward_fast`` is caught), and module-level aliases (``f = conv_forward_fast``) too.
+
+Standard library only, and only a relative import of its sibling ``loader``: a copy ships with
+the student library (``nnlib/policy.py``), so that the students' self-check runs these very
+rules and this table (:func:`penalties`, which turns violations into result entries, runs
+on the grading side only).
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from nnkit.loader import Source, Submission
-from nnkit.results import TestResult
+from .loader import Source, Submission
+
+if TYPE_CHECKING:
+    from .results import TestResult
 
 #: modules a submission may not import (a prefix match: "scipy.signal" covers its members)
 FORBIDDEN_MODULES: tuple[str, ...] = (
@@ -278,6 +286,8 @@ def penalties(
     The cost is the rule's points (``None``: everything the exercise earned), never more
     than the exercise earned, so a total never goes below what the other exercises earned.
     """
+    from .results import TestResult  # the grading side's result model (not shipped)
+
     table = POLICY if table is None else table
     earned: dict[str, float] = {}
     for t in results:

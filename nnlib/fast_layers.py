@@ -21,6 +21,7 @@ over to mmap, and touching new pages costs as much as the arithmetic here.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -45,7 +46,7 @@ class _BufferPool:
 
     def get(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An array of shape/dtype: zeros when new, else what its last user left in it."""
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         if nbytes < self.min_bytes:
             return np.zeros(shape, dtype)
         bucket = self._buffers.setdefault((key, shape, dtype.str), [])
@@ -71,8 +72,11 @@ class _BufferPool:
 
 
 _POOL = _BufferPool()
+#: Scratch bytes per chunk of samples: small enough to stay in the CPU's L2 cache.
 _CHUNK_BYTES = 2**20
-_MAX_CHUNKS = 8
+#: Up to this size the forward pass keeps its columns for the backward pass; larger columns
+#: are rebuilt chunk by chunk in the backward pass (cheaper than reading them from memory).
+_KEEP_COLS_BYTES = 2**23
 
 
 def _windows(xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
@@ -107,48 +111,68 @@ def _conv_sizes(
     return N, C, H, W, F, HH, WW, Ho, Wo
 
 
-def _inside(k: int, pad: int, stride: int, size: int, out_size: int) -> tuple[int, int]:
-    """Outputs i0 <= i < i1 whose filter tap k reads an input row, not padding:
-    0 <= i * stride + k - pad < size."""
-    i0 = max(0, -((k - pad) // stride))
-    i1 = min(out_size, (size - 1 + pad - k) // stride + 1)
-    return i0, max(i0, i1)
+def _chunk(N: int, bytes_per_sample: int) -> int:
+    """Samples per chunk: as many as fit in _CHUNK_BYTES of scratch, at least one."""
+    return min(N, max(1, _CHUNK_BYTES // bytes_per_sample))
 
 
-def _im2col(x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> np.ndarray:
-    """Columns (C*HH*WW + 1, N*Ho*Wo) of x (N, C, H, W).
+class _Im2col:
+    """Columns (C*HH*WW + 1, m*Ho*Wo) of chunks of m samples of x (N, C, H, W).
 
     Row (c, kh, kw) holds, for every output (n, i, j), the input value under filter tap
-    (c, kh, kw); the last row is ones, for the bias. Each tap is copied straight from x:
-    positions that fall into the padding are never written and keep the zeros of the pooled
-    buffer, which is keyed by the whole geometry (so no padded copy of x is needed).
+    (c, kh, kw): one copy from a strided view of the (zero-padded) input. The last row is
+    ones, for the bias. The scratch arrays are taken from the pool once per pass; with `keep`
+    the columns of all samples are kept (each chunk in its place), else one chunk's are reused.
     """
-    N, C, H, W = x.shape
-    Ho = 1 + (H + 2 * pad - HH) // stride
-    Wo = 1 + (W + 2 * pad - WW) // stride
-    K = C * HH * WW
-    key = f"cols{H}x{W}k{HH}x{WW}s{stride}p{pad}"
-    cols = _POOL.get(key, (K + 1, N * Ho * Wo), x.dtype)
-    taps = cols[:K].reshape(C, HH, WW, N, Ho, Wo)
-    xt = x.transpose(1, 0, 2, 3)
-    for kh in range(HH):
-        i0, i1 = _inside(kh, pad, stride, H, Ho)
-        h0 = i0 * stride + kh - pad
-        rows = slice(h0, h0 + (i1 - i0 - 1) * stride + 1, stride)
-        for kw in range(WW):
-            j0, j1 = _inside(kw, pad, stride, W, Wo)
-            w0 = j0 * stride + kw - pad
-            if i1 > i0 and j1 > j0:
-                src = xt[:, :, rows, w0 : w0 + (j1 - j0 - 1) * stride + 1 : stride]
-                np.copyto(taps[:, kh, kw, :, i0:i1, j0:j1], src)
-    cols[K] = 1
-    return cols
 
+    def __init__(self, x: np.ndarray, geometry: tuple[int, ...], chunk: int, keep: bool) -> None:
+        N, C, H, W, HH, WW, stride, pad, Ho, Wo = geometry
+        self.x, self.geometry, self.K, self.P, self.keep = x, geometry, C * HH * WW, Ho * Wo, keep
+        dtype = self.dtype = x.dtype
+        it = dtype.itemsize
+        if pad:
+            # The border of xp is zeros from the buffer's creation, never written.
+            Hp, Wp = H + 2 * pad, W + 2 * pad
+            self.xp = _POOL.get(f"conv_xpad{H}x{W}p{pad}", (C, chunk, Hp, Wp), dtype)
+            sC, sN, sH, sW = chunk * Hp * Wp * it, Hp * Wp * it, Wp * it, it
+        else:
+            self.xp = None
+            sN, sC, sH, sW = x.strides
+        self.tap_strides = (sC, sH, sW, sN, sH * stride, sW * stride)
+        width = N if keep else chunk
+        self.cols = _POOL.get(f"conv_cols{keep}", (self.K + 1, width * self.P), dtype)
+        self.cols[self.K] = 1
+        self._views: dict[int, tuple[Any, ...]] = {}
 
-def _chunk(N: int, bytes_per_sample: int) -> int:
-    """Samples per chunk: few enough that a chunk's scratch arrays stay in the CPU cache, but
-    at most _MAX_CHUNKS chunks (every chunk costs a few dozen numpy calls)."""
-    return min(N, max(1, _CHUNK_BYTES // bytes_per_sample, -(-N // _MAX_CHUNKS)))
+    def __call__(self, n0: int, n1: int) -> np.ndarray:
+        m = n1 - n0
+        views = self._views.get(m)
+        if views is None:
+            views = self._views[m] = self._make_views(m)
+        xp_in, taps, dest, cols_m = views
+        if xp_in is not None:
+            np.copyto(xp_in, self.x[n0:n1].transpose(1, 0, 2, 3))
+        else:
+            taps = as_strided(self.x[n0:n1], taps.shape, self.tap_strides, writeable=False)
+        if self.keep:
+            cols = self.cols[:, n0 * self.P : n1 * self.P]
+            np.copyto(cols[: self.K].reshape(taps.shape), taps)
+            return cols
+        np.copyto(dest, taps)
+        return cols_m
+
+    def _make_views(self, m: int) -> tuple[Any, ...]:
+        """Views for chunks of m samples: xp's interior, the taps, the columns."""
+        N, C, H, W, HH, WW, stride, pad, Ho, Wo = self.geometry
+        shape = (C, HH, WW, m, Ho, Wo)
+        xp_in, taps = None, np.empty((0,) * 6)
+        if self.xp is not None:
+            xp_in = self.xp[:, :m, pad : pad + H, pad : pad + W]
+            taps = np.ndarray(shape, self.dtype, buffer=self.xp, strides=self.tap_strides)
+        else:
+            taps = np.lib.stride_tricks.as_strided(taps, shape, (0,) * 6, writeable=False)
+        cols_m = self.cols[:, : m * self.P]
+        return xp_in, taps, cols_m[: self.K].reshape(shape), cols_m
 
 
 def conv_forward_fast(
@@ -159,20 +183,29 @@ def conv_forward_fast(
     x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); conv_param: 'stride', 'pad'.
     Returns out (N, F, Ho, Wo) with Ho = 1 + (H + 2 pad - HH) // stride (same for Wo), and a
     cache for conv_backward_fast.
+
+    out[n] = [w | b] (F, K + 1) @ columns of sample n (K + 1, Ho*Wo), bias included. Small
+    columns are built at once and kept for the backward pass; large ones chunk by chunk, so
+    that each chunk's columns stay in the CPU cache.
     """
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     N, C, H, W, F, HH, WW, Ho, Wo = _conv_sizes(x.shape, w.shape, stride, pad)
     dtype = x.dtype
     K, P = C * HH * WW, Ho * Wo
-    # [w | b] (F, K + 1) @ cols[:, sample n] (K + 1, Ho*Wo) adds the bias too and writes
-    # out[n] in place (one BLAS call per sample; cols of a sample are a strided 2-D view).
-    cols = _im2col(x, HH, WW, stride, pad)
+    geometry = (N, C, H, W, HH, WW, stride, pad, Ho, Wo)
     wb = np.empty((F, K + 1), dtype=dtype)
     wb[:, :K] = w.reshape(F, K)
     wb[:, K] = b
     out = _POOL.get("conv_out", (N, F, Ho, Wo), dtype)
-    np.matmul(wb, cols.reshape(K + 1, N, P).transpose(1, 0, 2), out=out.reshape(N, F, P))
-    cache = (x.shape, wb, w.shape, cols, stride, pad, Ho, Wo)
+    keep = (K + 1) * N * P * dtype.itemsize <= _KEEP_COLS_BYTES
+    chunk = _chunk(N, (K + 1) * P * dtype.itemsize)
+    im2col = _Im2col(x, geometry, chunk, keep)
+    for n0 in range(0, N, chunk):
+        n1 = min(N, n0 + chunk)
+        m = n1 - n0
+        cols = im2col(n0, n1)
+        np.matmul(wb, cols.reshape(K + 1, m, P).transpose(1, 0, 2), out=out[n0:n1].reshape(m, F, P))
+    cache = (x, wb, w.shape, geometry, im2col.cols if keep else None)
     return out, cache
 
 
@@ -184,90 +217,108 @@ def conv_backward_fast(
     dout: (N, F, Ho, Wo); cache from conv_forward_fast.
     Returns dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
 
-    dx is scattered back (col2im) from the filter taps w.T @ dout through stride x stride
-    phase images of the padded input, P[rh, rw][a, b] = xpad[a * stride + rh, b * stride + rw],
-    each of width Q = ceil(Wp / stride). Filter tap (kh, kw) = (qh * stride + rh, qw * stride +
-    rw) sends output (i, j) to P[rh, rw][i + qh, j + qw]. With dout widened by zero columns to
-    (Ho, Q), flat index i Q + j of the widened output lands on flat index i Q + j + (qh Q + qw)
-    of its phase image: every tap adds one contiguous slice. Samples go in chunks whose
-    scratch arrays stay in the CPU cache.
+    [dw | db] adds up dout[n] @ columns of sample n .T (the forward pass's columns, or rebuilt
+    chunk by chunk). dx is scattered back (col2im) from the filter taps w.T @ dout through
+    stride x stride phase images of the padded input, P[rh, rw][a, b] = xpad[a * stride + rh,
+    b * stride + rw], each of width Q = ceil(Wp / stride). Filter tap (kh, kw) = (qh * stride
+    + rh, qw * stride + rw) sends output (i, j) to P[rh, rw][i + qh, j + qw]. With dout widened
+    by zero columns to (Ho, Q), flat index i Q + j of a tap lands on flat index i Q + j + (qh Q
+    + qw) of its phase image, so a phase image is the sum of its taps, each shifted by a
+    constant: one reduction over a strided view of the taps, whose rows end in zeros so that
+    shifted reads past a row's end see zeros. The phase images interleave into the padded dx,
+    and dx is its inner part (a view, as the naive layer's dx).
     """
-    x_shape, wb, w_shape, cols, stride, pad, Ho, Wo = cache
-    N, C, H, W = x_shape
-    F, _, HH, WW = w_shape
-    dtype = cols.dtype
-    K, P, s = C * HH * WW, Ho * Wo, stride
+    x, wb, w_shape, geometry, kept_cols = cache
+    N, C, H, W, HH, WW, s, pad, Ho, Wo = geometry
+    F = w_shape[0]
+    dtype = wb.dtype
+    it = dtype.itemsize
+    K, P = C * HH * WW, Ho * Wo
     Qh, Qw = -(-(H + 2 * pad) // s), -(-(W + 2 * pad) // s)
     L = Ho * Qw  # size of a widened output
+    max_shift = (-(-HH // s) - 1) * Qw + (-(-WW // s) - 1)
+    R = max(L + max_shift, Qh * Qw)  # row length of the taps: L values, then zeros
     dout = np.asarray(dout, dtype=dtype)
     w2t = np.ascontiguousarray(wb[:, :K].T)
-    chunk = _chunk(N, K * L * dtype.itemsize)
-    dout_t = _POOL.get("conv_dout_t", (F * chunk * P,), dtype)
-    # Columns Wo.. of this buffer (pooled per Wo) are zeros from its creation, never written.
-    wide = _POOL.get(f"conv_dout_wide{Wo}", (F, chunk, Ho, Qw), dtype)
-    taps_buf = _POOL.get("conv_taps", (K * chunk * L,), dtype)
-    phases = _POOL.get("conv_phases", (C, s, s, chunk, Qh * Qw), dtype)
-    dx = _POOL.get("conv_dx", x_shape, dtype)
-    dwb = np.zeros((F, K + 1), dtype=dtype)
+    per_sample = K * R + F * R + C * Qh * Qw
+    if kept_cols is None:
+        per_sample += (K + 1) * P + C * (H + 2 * pad) * (W + 2 * pad)
+    chunk = _chunk(N, per_sample * it)
+    T = chunk * R  # distance between two filter taps' rows in `taps`
+    # wide[f, n] is dout[n, f] widened to (Ho, Qw) and then zeros up to R; taps[k, n] is row
+    # k of w.T @ wide[:, n]. Every position that is zero here stays zero: it is never written
+    # (wide) or written with zeros only (taps).
+    wide = _POOL.get(f"conv_wide{Wo}x{Qw}x{L}", (F, chunk, R), dtype)
+    taps = _POOL.get(f"conv_taps{L}", (K, chunk, R), dtype)
+    dx_pad = _POOL.get("conv_dx", (N, C, Qh * s, Qw * s), dtype)
+    interleaved = dx_pad.reshape(N, C, Qh, s, Qw, s)
+    # With stride 1 the only phase image is dx_pad itself; else phase images are summed in
+    # `flat` (long rows: faster) and then copied to their places in dx_pad.
+    flat = None if s == 1 else _POOL.get("conv_phase", (chunk, C, Qh * Qw), dtype)
+    phases = []
+    for rh in range(s):
+        for rw in range(s):
+            if rh >= HH or rw >= WW:  # no filter tap reaches this phase
+                interleaved[:, :, :, rh, :, rw] = 0
+            else:
+                nh, nw = len(range(rh, HH, s)), len(range(rw, WW, s))
+                strides = (R, HH * WW * T, s * WW * T - Qw, s * T - 1, 1)
+                phases.append((rh, rw, (rh * WW + rw) * T * it, nh, nw, [d * it for d in strides]))
+    transposed = dtype == np.float32  # (cols @ dout.T) is the faster order there (OpenBLAS)
+    dwb = np.zeros((K + 1, F) if transposed else (F, K + 1), dtype=dtype)
+    if kept_cols is None:
+        im2col = _Im2col(x, geometry, chunk, False)
+    else:
+        _add_dw(dwb, dout.reshape(N, F, P), kept_cols.reshape(K + 1, N, P), transposed)
+    views: dict[int, tuple[Any, ...]] = {}
+    dx_flat = dx_pad.reshape(N, C, Qh * Qw) if s == 1 else None
     for n0 in range(0, N, chunk):
         n1 = min(N, n0 + chunk)
         m = n1 - n0
-        d_t = dout_t[: F * m * P].reshape(F, m, Ho, Wo)
-        np.copyto(d_t, dout[n0:n1].transpose(1, 0, 2, 3))
-        dwb += _matmul_nt(d_t.reshape(F, m * P), cols[:, n0 * P : n1 * P])
-        wide[:, :m, :, :Wo] = d_t
-        taps = taps_buf[: K * m * L].reshape(K, m * L)
-        np.matmul(w2t, wide.reshape(F, chunk * L)[:, : m * L], out=taps)
-        _add_taps(taps.reshape(C, HH, WW, m, L), phases[:, :, :, :m], Qw, Ho, Wo)
-        grid = phases[:, :, :, :m].reshape(C, s, s, m, Qh, Qw)
-        for rh in range(s):
-            for rw in range(s):
-                # Rows h of dx with (h + pad) % s == rh are in phase rh at row (h + pad) // s.
-                h0, w0 = (rh - pad) % s, (rw - pad) % s
-                a0, b0 = (h0 + pad) // s, (w0 + pad) // s
-                rows, width = len(range(h0, H, s)), len(range(w0, W, s))
-                src = grid[:, rh, rw, :, a0 : a0 + rows, b0 : b0 + width]
-                dx[n0:n1, :, h0::s, w0::s] = src.transpose(1, 0, 2, 3)
+        if m not in views:
+            wide_in = wide[:, :m, :L].reshape(F, m, Ho, Qw)[:, :, :, :Wo]
+            if m == 1:  # one product without the zero tail
+                product = (wide[:, 0, :L], taps[:, 0, :L])
+            else:
+                product = (wide[:, :m].reshape(F, m * R), taps[:, :m].reshape(K, m * R))
+            shifted = [
+                (
+                    np.ndarray(
+                        (m, C, nh, nw, Qh * Qw), dtype, buffer=taps, offset=off, strides=strides
+                    ),
+                    rh,
+                    rw,
+                )
+                for rh, rw, off, nh, nw, strides in phases
+            ]
+            summed = None if flat is None else (flat[:m], flat[:m].reshape(m, C, Qh, Qw))
+            views[m] = (wide_in, product, shifted, summed)
+        wide_in, (wide_m, taps_m), shifted, summed = views[m]
+        d = dout[n0:n1]
+        if kept_cols is None:
+            cols = im2col(n0, n1)
+            _add_dw(dwb, d.reshape(m, F, P), cols.reshape(K + 1, m, P), transposed)
+        np.copyto(wide_in, d.transpose(1, 0, 2, 3))
+        np.matmul(w2t, wide_m, out=taps_m)
+        for view, rh, rw in shifted:
+            if summed is None:
+                np.add.reduce(view, axis=(2, 3), out=dx_flat[n0:n1])
+            else:
+                np.add.reduce(view, axis=(2, 3), out=summed[0])
+                np.copyto(interleaved[n0:n1, :, :, rh, :, rw], summed[1])
+    dwb = dwb.T if transposed else dwb
     dw, db = dwb[:, :K].reshape(w_shape), dwb[:, K].copy()
-    return dx, dw, db
+    return dx_pad[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
-def _matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a (M, L) @ b.T (L, P) for a long inner dimension L.
-
-    Tuned on OpenBLAS: with few rows and columns (M + P < 128), a sum of products over blocks
-    of 1024 is about twice as fast as one product; in float32, (b @ a.T).T beats a @ b.T.
-    """
-    swap = a.dtype == np.float32
-    if swap:
-        a, b = b, a
-    L = a.shape[1]
-    block = 1024 if a.shape[0] + b.shape[0] < 128 else L
-    result = a[:, :block] @ b[:, :block].T
-    for start in range(block, L, block):
-        result += a[:, start : start + block] @ b[:, start : start + block].T
-    return result.T if swap else result
-
-
-def _add_taps(taps: np.ndarray, phases: np.ndarray, Qw: int, Ho: int, Wo: int) -> None:
-    """Writes into phases (C, s, s, n, Qh*Qw) the sum of the filter taps (C, HH, WW, n,
-    Ho*Qw) of n samples, each tap shifted to its place (see conv_backward_fast)."""
-    HH, WW = taps.shape[1:3]
-    s = phases.shape[1]
-    length = (Ho - 1) * Qw + Wo
-    for rh in range(s):
-        for rw in range(s):
-            phase = phases[:, rh, rw]
-            if rh >= HH or rw >= WW:  # no tap reaches this phase
-                phase.fill(0)
-                continue
-            phase[:, :, :length] = taps[:, rh, rw, :, :length]
-            phase[:, :, length:] = 0
-            for kh in range(rh, HH, s):
-                for kw in range(rw, WW, s):
-                    if kh > rh or kw > rw:
-                        start = (kh // s) * Qw + kw // s
-                        phase[:, :, start : start + length] += taps[:, kh, kw, :, :length]
+def _add_dw(dwb: np.ndarray, d: np.ndarray, cols: np.ndarray, transposed: bool) -> None:
+    """dwb += the sum over samples n of d[n] (F, P) @ cols[:, n].T (P, K + 1), for d
+    (m, F, P) and cols (K + 1, m, P); dwb holds the transpose when `transposed`."""
+    if transposed:
+        prods = np.matmul(cols.transpose(1, 0, 2), d.transpose(0, 2, 1))
+    else:
+        prods = np.matmul(d, cols.transpose(1, 2, 0))
+    dwb += prods[0] if len(prods) == 1 else prods.sum(axis=0)
 
 
 def _pool_sizes(x_shape: tuple[int, ...], pool_param: dict[str, int]) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""The instructor's solution of the student API (shared/API.md); never shipped to students.
+"""The instructor's solution of the student API (docs/api.md); never shipped to students.
 
 Modules: layers, layer_utils, optim, classifiers (TwoLayerNet, FullyConnectedNet,
 ThreeLayerConvNet) and neural_net (the stand-alone TwoLayerNet).

@@ -6,7 +6,7 @@ computed in train mode, with grads keyed like params. The L2 penalty
 ``0.5 * reg * sum(W**2)`` covers the weight matrices only.
 """
 
-# API.md fixes numpy's legacy global random state for the weight draws (np.random.randn).
+# docs/api.md fixes numpy's legacy global random state for the weight draws (np.random.randn).
 # ruff: noqa: NPY002
 
 import numpy as np
@@ -30,11 +30,6 @@ from .layers import (
     relu_forward,
     softmax_loss,
 )
-
-
-def _l2(params: dict, names: list[str]) -> float:
-    """Sum of squares of the named parameters."""
-    return float(sum(np.sum(params[name] ** 2) for name in names))
 
 
 class TwoLayerNet:
@@ -69,7 +64,7 @@ class TwoLayerNet:
             return scores
 
         loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * _l2(p, ["W1", "W2"])
+        loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in ["W1", "W2"]))
         grads = {}
         dhidden, grads["W2"], grads["b2"] = affine_backward(dscores, scores_cache)
         _, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, hidden_cache)
@@ -160,7 +155,7 @@ class FullyConnectedNet:
 
         weights = [f"W{i}" for i in range(1, L + 1)]
         loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * _l2(p, weights)
+        loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in weights))
         grads = {}
         dout, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)
         for i in range(L - 1, 0, -1):
@@ -230,7 +225,7 @@ class ThreeLayerConvNet:
             return scores
 
         loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * _l2(p, ["W1", "W2", "W3"])
+        loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in ["W1", "W2", "W3"]))
         grads = {}
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)

@@ -1,4 +1,4 @@
-"""Reference layers: the instructor's solution of the layer API (see shared/API.md).
+"""Reference layers: the instructor's solution of the layer API (see docs/api.md).
 
 Every ``*_forward`` returns ``(out, cache)`` and every ``*_backward(dout, cache)`` returns the
 gradients with respect to the forward inputs, in the order of the forward signature. All
@@ -6,7 +6,7 @@ functions keep the dtype of their inputs (float32 in, float32 out) and never mod
 array arguments; the only arguments they write to are the state dicts ``bn_param``.
 """
 
-# API.md fixes numpy's legacy global random state for dropout (np.random.seed / rand).
+# docs/api.md fixes numpy's legacy global random state for dropout (np.random.seed / rand).
 # ruff: noqa: NPY002
 
 from typing import Any
@@ -140,22 +140,6 @@ def mse_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 # ----------------------------------------------------------------------------------------
 
 
-def _normalize(x: np.ndarray, axis, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre and scale x along axis with its biased variance; returns xhat, xc, std."""
-    xc = x - x.mean(axis=axis, keepdims=True)
-    std = np.sqrt((xc**2).mean(axis=axis, keepdims=True) + eps)
-    return xc / std, xc, std
-
-
-def _normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, std: np.ndarray, axis) -> np.ndarray:
-    """Gradient through xhat = (x - mean) / std, statistics taken along axis (closed form)."""
-    return (
-        dxhat
-        - dxhat.mean(axis=axis, keepdims=True)
-        - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True)
-    ) / std
-
-
 def batchnorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
 ) -> tuple[np.ndarray, Cache]:
@@ -240,7 +224,9 @@ def batchnorm_backward_alt(
     dxhat = dout * gamma
     if mode == "test":
         return dxhat / std, dgamma, dbeta
-    return _normalize_backward(dxhat, xhat, std, 0), dgamma, dbeta
+    # Through xhat = (x - mean) / std, with the batch's mean and std depending on x too.
+    dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std
+    return dx, dgamma, dbeta
 
 
 def layernorm_forward(
@@ -255,14 +241,21 @@ def layernorm_forward(
 
     Returns out (N, D) and a cache.
     """
-    xhat, _, std = _normalize(x, 1, ln_param.get("eps", 1e-5))
+    xc = x - x.mean(axis=1, keepdims=True)
+    std = np.sqrt((xc**2).mean(axis=1, keepdims=True) + ln_param.get("eps", 1e-5))
+    xhat = xc / std
     return gamma * xhat + beta, (xhat, std, gamma)
 
 
 def layernorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of layernorm_forward: dx (N, D), dgamma (D,), dbeta (D,)."""
     xhat, std, gamma = cache
-    dx = _normalize_backward(dout * gamma, xhat, std, 1)
+    dxhat = dout * gamma
+    dx = (
+        dxhat
+        - dxhat.mean(axis=1, keepdims=True)
+        - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)
+    ) / std
     return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
 
 
@@ -308,8 +301,10 @@ def spatial_groupnorm_forward(
     Returns out (N, C, H, W) and a cache.
     """
     n, c, _, _ = x.shape
-    xhat, _, std = _normalize(x.reshape(n, G, -1), 2, gn_param.get("eps", 1e-5))
-    xhat = xhat.reshape(x.shape)
+    groups = x.reshape(n, G, -1)
+    xc = groups - groups.mean(axis=2, keepdims=True)
+    std = np.sqrt((xc**2).mean(axis=2, keepdims=True) + gn_param.get("eps", 1e-5))
+    xhat = (xc / std).reshape(x.shape)
     out = gamma.reshape(1, c, 1, 1) * xhat + beta.reshape(1, c, 1, 1)
     return out, (G, xhat, std, gamma)
 
@@ -326,7 +321,12 @@ def spatial_groupnorm_backward(
     dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
     dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
     dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, -1)
-    dx = _normalize_backward(dxhat, xhat.reshape(n, G, -1), std, 2)
+    xhat = xhat.reshape(n, G, -1)
+    dx = (
+        dxhat
+        - dxhat.mean(axis=2, keepdims=True)
+        - xhat * (dxhat * xhat).mean(axis=2, keepdims=True)
+    ) / std
     return dx.reshape(dout.shape), dgamma, dbeta
 
 
@@ -375,11 +375,6 @@ def dropout_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
-def _window(offset: int, stride: int, count: int) -> slice:
-    """Slice selecting `count` positions spaced by `stride`, starting at `offset`."""
-    return slice(offset, offset + stride * (count - 1) + 1, stride)
-
-
 def conv_forward_naive(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
 ) -> tuple[np.ndarray, Cache]:
@@ -394,8 +389,7 @@ def conv_forward_naive(
     Returns out (N, F, H', W') with H' = 1 + (H + 2 pad - HH) // stride and
     W' = 1 + (W + 2 pad - WW) // stride, and a cache.
 
-    Loops over the HH * WW kernel offsets; each step is one matrix product over N, C, F and
-    all output positions.
+    The naive version: one explicit loop per example, filter and output position.
     """
     stride, pad = conv_param["stride"], conv_param["pad"]
     n, _, h, wd = x.shape
@@ -403,12 +397,14 @@ def conv_forward_naive(
     h_out = 1 + (h + 2 * pad - hh) // stride
     w_out = 1 + (wd + 2 * pad - ww) // stride
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out = np.zeros((n, h_out, w_out, f), dtype=np.result_type(x, w, b))
-    for i in range(hh):
-        for j in range(ww):
-            patch = xp[:, :, _window(i, stride, h_out), _window(j, stride, w_out)]
-            out += np.tensordot(patch, w[:, :, i, j], axes=([1], [1]))
-    out = out.transpose(0, 3, 1, 2) + b[:, None, None]
+    out = np.zeros((n, f, h_out, w_out), dtype=np.result_type(x, w, b))
+    for k in range(n):
+        for m in range(f):
+            for i in range(h_out):
+                for j in range(w_out):
+                    r, c = i * stride, j * stride
+                    window = xp[k, :, r : r + hh, c : c + ww]
+                    out[k, m, i, j] = np.sum(window * w[m]) + b[m]
     return out, (x, w, conv_param)
 
 
@@ -425,19 +421,20 @@ def conv_backward_naive(
     """
     x, w, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
-    _, _, h, wd = x.shape
-    _, _, hh, ww = w.shape
+    n, _, h, wd = x.shape
+    f, _, hh, ww = w.shape
     _, _, h_out, w_out = dout.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros_like(xp)
-    dw = np.zeros_like(w)
-    for i in range(hh):
-        for j in range(ww):
-            rows, cols = _window(i, stride, h_out), _window(j, stride, w_out)
-            dw[:, :, i, j] = np.tensordot(dout, xp[:, :, rows, cols], axes=([0, 2, 3], [0, 2, 3]))
-            dxp[:, :, rows, cols] += np.tensordot(dout, w[:, :, i, j], axes=([1], [0])).transpose(
-                0, 3, 1, 2
-            )
+    dxp = np.zeros_like(xp, dtype=np.result_type(dout, w))
+    dw = np.zeros_like(w, dtype=np.result_type(dout, x))
+    for k in range(n):
+        for m in range(f):
+            for i in range(h_out):
+                for j in range(w_out):
+                    r, c = i * stride, j * stride
+                    g = dout[k, m, i, j]
+                    dw[m] += g * xp[k, :, r : r + hh, c : c + ww]
+                    dxp[k, :, r : r + hh, c : c + ww] += g * w[m]
     dx = dxp[:, :, pad : pad + h, pad : pad + wd]
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw, db
@@ -454,21 +451,17 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray,
     W' = 1 + (W - pool_width) // stride, and a cache.
     """
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    _, _, h, w = x.shape
+    n, ch, h, w = x.shape
     h_out = 1 + (h - ph) // stride
     w_out = 1 + (w - pw) // stride
-    # windows[k] holds, for every output position, the element at offset k of its window
-    # (offsets in row-major order), so argmax picks the first maximum of each window.
-    windows = np.stack(
-        [
-            x[:, :, _window(i, stride, h_out), _window(j, stride, w_out)]
-            for i in range(ph)
-            for j in range(pw)
-        ]
-    )
-    argmax = windows.argmax(axis=0)
-    out = np.take_along_axis(windows, argmax[None], axis=0)[0]
-    return out, (x.shape, argmax, pool_param)
+    out = np.zeros((n, ch, h_out, w_out), dtype=x.dtype)
+    for k in range(n):
+        for m in range(ch):
+            for i in range(h_out):
+                for j in range(w_out):
+                    r, c = i * stride, j * stride
+                    out[k, m, i, j] = np.max(x[k, m, r : r + ph, c : c + pw])
+    return out, (x, pool_param)
 
 
 def max_pool_backward_naive(dout: np.ndarray, cache: Cache) -> np.ndarray:
@@ -476,16 +469,20 @@ def max_pool_backward_naive(dout: np.ndarray, cache: Cache) -> np.ndarray:
 
     Inputs:
     - dout: (N, C, H', W') upstream gradient
-    - cache: from max_pool_forward_naive
+    - cache: (x, pool_param) from max_pool_forward_naive
 
     Returns dx (N, C, H, W).
     """
-    x_shape, argmax, pool_param = cache
+    x, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    _, _, h_out, w_out = dout.shape
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for i in range(ph):
-        for j in range(pw):
-            rows, cols = _window(i, stride, h_out), _window(j, stride, w_out)
-            dx[:, :, rows, cols] += dout * (argmax == i * pw + j)
+    n, ch, h_out, w_out = dout.shape
+    dx = np.zeros(x.shape, dtype=dout.dtype)
+    for k in range(n):
+        for m in range(ch):
+            for i in range(h_out):
+                for j in range(w_out):
+                    r, c = i * stride, j * stride
+                    window = x[k, m, r : r + ph, c : c + pw]
+                    di, dj = np.unravel_index(np.argmax(window), window.shape)
+                    dx[k, m, r + di, c + dj] += dout[k, m, i, j]
     return dx

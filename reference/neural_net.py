@@ -3,7 +3,7 @@
 Loss, gradients and the training loop all live in one class, written directly in numpy.
 """
 
-# API.md fixes numpy's legacy global random state (np.random.randn / choice).
+# docs/api.md fixes numpy's legacy global random state (np.random.randn / choice).
 # ruff: noqa: NPY002
 
 import numpy as np
@@ -85,15 +85,16 @@ class TwoLayerNet:
         - momentum: velocity v = momentum * v - learning_rate * grad, w += v; v starts at zero
         - verbose: print the loss every 100 iterations
 
-        With iterations_per_epoch = max(N / batch_size, 1), every iteration `it` with
-        it % iterations_per_epoch == 0 (it = 0 included) records, after its update, the
-        accuracy on its minibatch and on the validation set, then decays the learning rate.
+        An epoch is iterations_per_epoch = max(N // batch_size, 1) iterations (whole
+        minibatches). Every iteration `it` with it % iterations_per_epoch == 0 (it = 0
+        included) records, after its update, the accuracy on its minibatch and on the
+        validation set, then decays the learning rate.
 
         Returns a dict with loss_history (one loss per iteration), train_acc_history and
         val_acc_history.
         """
         num_train = X.shape[0]
-        iterations_per_epoch = max(num_train / batch_size, 1)
+        iterations_per_epoch = max(num_train // batch_size, 1)
         velocity = {name: np.zeros_like(value) for name, value in self.params.items()}
         loss_history, train_acc_history, val_acc_history = [], [], []
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Names never taken from a submission folder (editor and Jupyter litter).
-IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints", ".DS_Store"})
+from nnkit.staging import read_tree, wanted
 
 
 @dataclass(frozen=True)
@@ -18,7 +16,7 @@ class Submission:
     assignment: str
     path: Path
     files: tuple[str, ...]  # paths relative to ``path``, POSIX style, sorted
-    digest: str  # "sha256:<hex>" over (relative path, bytes) of every file
+    digest: str  # "sha256:<hex>" over (relative path, bytes) of every file (Snapshot.digest)
 
     @property
     def key(self) -> str:
@@ -27,37 +25,7 @@ class Submission:
 
 
 def _wanted(path: Path) -> bool:
-    return not (path.name.startswith(".") or path.name in IGNORED_NAMES)
-
-
-def list_files(folder: Path) -> tuple[str, ...]:
-    """Relative paths of the regular files under ``folder`` (no hidden files, no caches)."""
-    out: list[str] = []
-    stack = [folder]
-    while stack:
-        d = stack.pop()
-        for child in sorted(d.iterdir()):
-            if not _wanted(child) or child.is_symlink():
-                continue
-            if child.is_dir():
-                stack.append(child)
-            elif child.is_file():
-                out.append(child.relative_to(folder).as_posix())
-    return tuple(sorted(out))
-
-
-def digest_files(folder: Path, files: tuple[str, ...]) -> str:
-    """Content hash of a submission: changes when any file is added, removed, renamed or edited."""
-    h = hashlib.sha256()
-    for rel in files:
-        path = folder / rel
-        h.update(rel.encode("utf-8", "surrogateescape"))
-        h.update(b"\0")
-        h.update(path.stat().st_size.to_bytes(8, "little"))
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    return wanted(path.name)
 
 
 def is_batch_root(path: Path) -> bool:
@@ -82,21 +50,22 @@ def discover(root: Path, assignment: str | None = None) -> list[Submission]:
     root = Path(root)
     subs: list[Submission] = []
     for student_dir in sorted(root.iterdir()):
-        if not (student_dir.is_dir() and _wanted(student_dir)):
+        if student_dir.is_symlink() or not (student_dir.is_dir() and _wanted(student_dir)):
             continue
         for a_dir in sorted(student_dir.iterdir()):
+            # a linked assignment folder is kept: its result says that it was not read
             if not (a_dir.is_dir() and _wanted(a_dir)):
                 continue
             if assignment is not None and a_dir.name != assignment:
                 continue
-            files = list_files(a_dir)
+            snap = read_tree(a_dir)  # never follows a link; see nnkit.staging
             subs.append(
                 Submission(
                     student=student_dir.name,
                     assignment=a_dir.name,
                     path=a_dir,
-                    files=files,
-                    digest=digest_files(a_dir, files),
+                    files=tuple(sorted(snap.files)),
+                    digest=snap.digest(),
                 )
             )
     return subs

@@ -30,26 +30,6 @@ from nnkit.results import SubmissionResult
 ENGINE_NOTEBOOK = "nnkit_hidden_tests"
 
 
-def course_cells(
-    assignment: str, files: list[Path], result: SubmissionResult
-) -> list[list[Any]] | None:
-    """[notebook, cell id, score, max score] of every autograded cell of a course assignment.
-
-    None for an assignment the course does not know. Adds the numeric-answer tests to
-    ``result`` (as ``nnkit autograde`` does).
-    """
-    try:
-        from nnkit.course.autograde import score_cells
-        from nnkit.course.build_notebooks import ASSIGNMENTS
-    except ImportError:
-        return None
-    if assignment not in ASSIGNMENTS:
-        return None
-    notebooks = [f for f in files if f.suffix == ".ipynb"]
-    cells = score_cells(assignment, notebooks, result)
-    return [[c.notebook, c.cell_id, c.score, c.max_score] for c in cells]
-
-
 def _alembic_on_path() -> None:
     """nbgrader runs the ``alembic`` command; find it next to this interpreter if not on PATH."""
     if shutil.which("alembic") is None:
@@ -87,21 +67,39 @@ def update_gradebook(
 def _write_course(records: list[dict[str, Any]], course_root: Path) -> None:
     from nbgrader.api import Gradebook
 
-    from nnkit.course.autograde import COURSE_ID, db_url_for, ensure_assignment, store_cell_scores
+    from nnkit.course.scoring import store_cell_scores
 
-    for a in sorted({r["assignment"] for r in records}):
-        ensure_assignment(a, course_root)
     problems: list[str] = []
-    with Gradebook(db_url_for(course_root), COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", "nnkit") as gb:
         for r in records:
             a, s = r["assignment"], r["student"]
             gb.update_or_create_student(s)
-            gb.update_or_create_submission(a, s)
+            # the submission's own timestamp: nbgrader then counts it as autograded
+            gb.update_or_create_submission(a, s, timestamp=_timestamp(course_root, s, a))
             cells = [(nb, cell, score) for nb, cell, score, _mx in r["cells"]]
             problems += store_cell_scores(gb, a, s, cells)
+            _store_penalty(gb.find_submission(a, s).notebooks, r)
         gb.db.commit()
     for p in problems:
         print(f"gradebook: {p}", file=sys.stderr)
+
+
+def _store_penalty(notebooks: Any, record: dict[str, Any]) -> None:
+    """The record's late penalty as nbgrader's ``late_submission_penalty`` (which the
+    formgrader shows and ``nbgrader export`` subtracts): on the first notebook, 0 on the rest."""
+    penalty = float(record["late"]["penalty"]) if record.get("late") else 0.0
+    for i, nb in enumerate(sorted(notebooks, key=lambda n: n.name)):
+        nb.late_submission_penalty = penalty if i == 0 and penalty else None
+
+
+def _timestamp(course_root: Path, student: str, assignment: str) -> Any:
+    from nbgrader.utils import parse_utc
+
+    path = course_root / "submitted" / student / assignment / "timestamp.txt"
+    try:
+        return parse_utc(path.read_text(encoding="utf-8", errors="replace")[:64].strip())
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _write_engine_notebook(db_url: str, records: list[dict[str, Any]]) -> None:
@@ -131,6 +129,7 @@ def _write_engine_notebook(db_url: str, records: list[dict[str, Any]]) -> None:
                     gb.update_or_create_submission(a, s)
                     grade = gb.find_grade(api, ENGINE_NOTEBOOK, a, s)
                 grade.auto_score = scores.get(api, (0.0, 0.0))[0]
+            _store_penalty([gb.find_submission_notebook(ENGINE_NOTEBOOK, a, s)], r)
         gb.db.commit()
 
 

@@ -16,9 +16,20 @@ from typing import Any
 
 from nnkit.batch.discover import Submission
 from nnkit.batch.store import ResultStore, atomic_write
-from nnkit.results import SubmissionResult
+from nnkit.course.publish import report_markdown
+from nnkit.results import HIDDEN_TESTS_VISIBILITY, SubmissionResult
 
-CSV_FIELDS = ("student", "assignment", "score", "max_score", "percent", "status", "messages")
+CSV_FIELDS = (
+    "student",
+    "assignment",
+    "score",
+    "max_score",
+    "percent",
+    "status",
+    "raw_score",  # before the late penalty (nnkit.late)
+    "late_penalty",
+    "messages",
+)
 
 
 def grades_csv(records: list[dict[str, Any]]) -> bytes:
@@ -28,6 +39,7 @@ def grades_csv(records: list[dict[str, Any]]) -> bytes:
     w.writerow(CSV_FIELDS)
     for r in sorted(records, key=lambda r: (r["assignment"], r["student"])):
         pct = 100.0 * r["score"] / r["max_score"] if r["max_score"] else 0.0
+        late = r.get("late")
         w.writerow(
             [
                 r["student"],
@@ -36,6 +48,8 @@ def grades_csv(records: list[dict[str, Any]]) -> bytes:
                 r["max_score"],
                 f"{pct:.1f}",
                 r["status"],
+                late["raw_score"] if late else r["score"],
+                late["penalty"] if late else 0,
                 " | ".join(r["messages"]),
             ]
         )
@@ -47,10 +61,25 @@ def as_result(record: dict[str, Any], seconds: float = 0.0) -> SubmissionResult:
     return SubmissionResult.from_dict({**record, "execution_time": seconds})
 
 
-def gradescope_json(record: dict[str, Any], seconds: float | None) -> bytes:
-    """Gradescope's results.json for one submission (messages go to its top-level output)."""
-    doc = as_result(record, seconds or 0.0).to_gradescope()
-    return (json.dumps(doc, indent=1) + "\n").encode()
+def gradescope_doc(
+    record: dict[str, Any],
+    seconds: float | None,
+    visibility: str = HIDDEN_TESTS_VISIBILITY,
+    output: str | None = None,
+) -> dict[str, Any]:
+    """Gradescope's results.json of one record (messages go to its top-level output).
+
+    The total is the record's: for a course assignment its grade cells' sum (= gradebook).
+    """
+    result = as_result(record, seconds or 0.0)
+    return result.to_gradescope(score=record["score"], visibility=visibility, output=output)
+
+
+def gradescope_json(
+    record: dict[str, Any], seconds: float | None, visibility: str = HIDDEN_TESTS_VISIBILITY
+) -> bytes:
+    """:func:`gradescope_doc` as the bytes of a file."""
+    return (json.dumps(gradescope_doc(record, seconds, visibility), indent=1) + "\n").encode()
 
 
 def summary_table(records: list[dict[str, Any]], n_subs: dict[str, int]) -> str:
@@ -74,6 +103,15 @@ def summary_table(records: list[dict[str, Any]], n_subs: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+def publish_files(src: Path, course_root: Path, student: str, assignment: str) -> None:
+    """Copy a submission's rendered autograded/ and feedback/ files into the course."""
+    for kind in ("autograded", "feedback"):
+        dest = course_root / kind / student / assignment
+        for f in sorted((src / kind).glob("*")) if (src / kind).is_dir() else []:
+            dest.mkdir(parents=True, exist_ok=True)
+            atomic_write(dest / f.name, f.read_bytes())
+
+
 def write_outputs(
     subs: list[Submission],
     store: ResultStore,
@@ -94,7 +132,17 @@ def write_outputs(
     if db_url:
         from nnkit.batch.gradebook import update_gradebook
 
-        update_gradebook(db_url, [r for r in records if r["status"] == "graded"], course_root)
+        graded = [r for r in records if r["status"] == "graded"]
+        update_gradebook(db_url, graded, course_root)
+        if course_root is not None:
+            for r in graded:
+                src = store.published(r["assignment"], r["student"])
+                if src is not None:
+                    publish_files(src, course_root, r["student"], r["assignment"])
+                if "cells" in r:
+                    fb = course_root / "feedback" / r["student"] / r["assignment"]
+                    fb.mkdir(parents=True, exist_ok=True)
+                    atomic_write(fb / "grading_report.md", (report_markdown(r) + "\n").encode())
     if report and records:
         from nnkit.batch.report import write_report
 

@@ -36,6 +36,10 @@ from nnkit.batch.task import (
     run_task,
 )
 from nnkit.batch.triage import CourseIndex
+from nnkit.errors import UsageError
+from nnkit.late import TIMESTAMP_FILE, LateRule, gradebook_dates, load_policy
+from nnkit.late import apply as apply_late
+from nnkit.staging import read_files
 
 
 @dataclass
@@ -44,6 +48,7 @@ class BatchConfig:
 
     root: Path
     assignment: str | None = None
+    students: tuple[str, ...] | None = None  # only these students (default: all)
     workers: int = max(1, os.cpu_count() or 1)
     force: bool = False
     out_dir: Path | None = None  # default: <root>/../graded
@@ -52,8 +57,10 @@ class BatchConfig:
     scheduler: str | None = None  # Dask scheduler address; None = local pool
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: dict[str, Any] = field(default_factory=dict)
+    execute: bool = True  # run notebooks in the sandbox (outputs for autograded/ and feedback)
     progress: bool = True
     report: bool = True
+    late: bool = True  # apply the course's late policy (nnkit.late; nbgrader_config.py)
 
     def resolved(self) -> BatchConfig:
         """The same configuration with every default filled in and paths made absolute."""
@@ -161,12 +168,73 @@ class _Lock:
         except BlockingIOError:
             self.f.close()
             folder = Path(self.f.name).parent
-            raise RuntimeError(f"another batch is already writing to {folder}") from None
+            raise UsageError(
+                f"another batch is already writing to {folder}; wait for it to finish or "
+                "pass --out DIR"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.f, fcntl.LOCK_UN)
         self.f.close()
+
+
+def _release(course_root: Path | None, assignment: str) -> tuple[tuple[str, str], ...]:
+    """The release notebooks of an assignment (what autograded notebooks are repaired from)."""
+    folder = (course_root or Path("/nonexistent")) / "release" / assignment
+    if not folder.is_dir():
+        return ()
+    return tuple((p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.ipynb")))
+
+
+def _ensure_course_assignments(course_root: Path, assignments: set[str]) -> None:
+    """The gradebook knows every course assignment graded here (its cells come from
+    ``generate_assignment``); assignments outside the course need nothing."""
+    from nnkit.course.autograde import ensure_assignment
+    from nnkit.course.build_notebooks import ASSIGNMENTS
+
+    if (course_root / "nbgrader_config.py").is_file():
+        for a in sorted(assignments & set(ASSIGNMENTS)):
+            ensure_assignment(a, course_root)
+
+
+def _late_rules(cfg: BatchConfig, subs: list[Submission]) -> dict[tuple[str, str], LateRule]:
+    """(assignment, student) -> the late rule of that submission (none: no penalty)."""
+    policy = load_policy(cfg.course_root) if cfg.late else None
+    if policy is None:
+        return {}
+    dues: dict[str, Any] = {}
+    extensions: dict[tuple[str, str], Any] = {}
+    db = cfg.db_url or ""
+    if db and (not db.startswith("sqlite:///") or Path(db.removeprefix("sqlite:///")).is_file()):
+        from nnkit.batch.gradebook import _alembic_on_path
+
+        _alembic_on_path()
+        dues, extensions = gradebook_dates(db, {s.assignment for s in subs})
+    rules = {}
+    for s in subs:
+        key = (s.assignment, s.student)
+        rule = policy.rule(s.assignment, dues.get(s.assignment), extensions.get(key))
+        if rule is not None:
+            rules[key] = rule
+    return rules
+
+
+def _timestamp(sub: Submission) -> str | None:
+    data = read_files(sub.path, [TIMESTAMP_FILE]).files.get(TIMESTAMP_FILE)
+    return None if data is None else data[:256].decode("utf-8", errors="replace")
+
+
+def _restamp(subs: list[Submission], store: ResultStore, rules: dict) -> None:
+    """Apply the current late rules to records graded before (a new due date, extension or
+    policy needs no regrading): records change only when their penalty does."""
+    for s in subs:
+        rec = store.load(s.assignment, s.student)
+        if rec is None or rec.get("status") != "graded":
+            continue
+        new = apply_late(rec, _timestamp(s), rules.get((s.assignment, s.student)))
+        if new != rec:
+            store.write(new, store.seconds(s.assignment, s.student) or 0.0)
 
 
 def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary:
@@ -175,20 +243,43 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     assert cfg.out_dir is not None
     stream = stream or sys.stderr
     subs = discover(cfg.root, cfg.assignment)
+    if cfg.students is not None:
+        subs = [s for s in subs if s.student in cfg.students]
+    if not subs:
+        which = f" of assignment '{cfg.assignment}'" if cfg.assignment else ""
+        raise UsageError(
+            f"no submissions{which} in {cfg.root}; expected nbgrader's layout "
+            "<submitted>/<student>/<assignment>/ (nbgrader collect, or copy them there)"
+        )
     store = ResultStore(cfg.out_dir)
     grader = grader_fingerprint()
     index = CourseIndex.from_course(cfg.course_root)
     counts = {"graded": 0, "errors": 0}
+    rules = _late_rules(cfg, subs)
 
     with _Lock(cfg.out_dir):
         store.remove_stale_temporaries()
         todo = [s for s in subs if cfg.force or not store.is_current(s, grader)]
-        tasks = (make_task(s, grader, index, cfg.grade_fn, cfg.grade_kwargs) for s in todo)
+        releases = {a: _release(cfg.course_root, a) for a in {s.assignment for s in todo}}
+        tasks = (
+            make_task(
+                s,
+                grader,
+                index,
+                cfg.grade_fn,
+                cfg.grade_kwargs,
+                cfg.execute,
+                release=releases[s.assignment],
+                late=rules.get((s.assignment, s.student)),
+            )
+            for s in todo
+        )
         bar = tqdm(
             total=len(todo), desc="grading", unit="sub", file=stream, disable=not cfg.progress
         )
 
         def on_outcome(task: GradeTask, out: Outcome) -> None:
+            store.write_published(task.assignment, task.student, out.notebooks)
             store.write(out.record, out.seconds)
             counts["graded"] += 1
             counts["errors"] += out.record["status"] != "graded"
@@ -204,6 +295,10 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
                 run_local(tasks, cfg.workers, on_outcome)
         finally:
             bar.close()
+        graded_now = {(s.assignment, s.student) for s in todo}
+        _restamp([s for s in subs if (s.assignment, s.student) not in graded_now], store, rules)
+        if cfg.db_url and cfg.course_root is not None:
+            _ensure_course_assignments(cfg.course_root, {s.assignment for s in subs})
         table = write_outputs(
             subs, store, cfg.out_dir, cfg.db_url or None, cfg.report, cfg.course_root
         )

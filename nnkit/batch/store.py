@@ -77,6 +77,23 @@ class ResultStore:
     def timing_path(self, assignment: str, student: str) -> Path:
         return self.root / assignment / f"{student}.time.json"
 
+    def published_dir(self, assignment: str, student: str) -> Path:
+        return self.root.parent / "published" / assignment / student
+
+    def write_published(
+        self, assignment: str, student: str, files: Iterable[tuple[str, str]]
+    ) -> None:
+        """Store what a submission publishes (before its record: see ``write``)."""
+        folder = self.published_dir(assignment, student)
+        for rel, text in files:
+            parts = Path(rel).parts
+            if len(parts) == 2 and not any(p.startswith(".") or p == ".." for p in parts):
+                atomic_write(folder / rel, text.encode("utf-8"))
+
+    def published(self, assignment: str, student: str) -> Path | None:
+        folder = self.published_dir(assignment, student)
+        return folder if folder.is_dir() else None
+
     def load(self, assignment: str, student: str) -> dict[str, Any] | None:
         """The stored record, or None if there is none (or it cannot be read)."""
         try:

@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from nnkit.batch.discover import Submission
-from nnkit.batch.gradebook import course_cells
-from nnkit.batch.triage import MAX_FILE_BYTES, CourseIndex, stage
-from nnkit.results import SubmissionResult
+from nnkit.batch.triage import CourseIndex, stage
+from nnkit.course.publish import render
+from nnkit.course.scoring import course_cells
+from nnkit.execution import execute_notebooks
+from nnkit.late import LateRule, timestamp_of
+from nnkit.late import apply as apply_late
+from nnkit.results import SubmissionResult, json_points
+from nnkit.staging import read_tree
 
 #: Version of the result record layout.
 RECORD_FORMAT = 1
@@ -39,18 +44,24 @@ class GradeTask:
     assignment: str
     digest: str
     grader: str
-    files: tuple[tuple[str, bytes | None], ...]
+    files: tuple[tuple[str, bytes], ...]
     index: CourseIndex = field(default_factory=CourseIndex)
+    messages: tuple[str, ...] = ()  # what reading the folder left out (links, caps ...)
     grade_fn: str = DEFAULT_GRADE_FN
     grade_kwargs: tuple[tuple[str, Any], ...] = ()
+    execute: bool = False  # run the notebooks in the sandbox for their outputs
+    release: tuple[tuple[str, str], ...] = ()  # the assignment's release notebooks (name, JSON)
+    late: LateRule | None = None  # the course's late policy for this submission (nnkit.late)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished task: the record to store and how long grading took."""
+    """A finished task: the record to store, how long grading took, and the executed
+    notebooks (name -> JSON text, outputs for manual grading and feedback; untrusted data)."""
 
     record: dict[str, Any]
     seconds: float
+    notebooks: tuple[tuple[str, str], ...] = ()  # relative path -> text, see course.publish
 
 
 def make_task(
@@ -59,21 +70,26 @@ def make_task(
     index: CourseIndex,
     grade_fn: str = DEFAULT_GRADE_FN,
     grade_kwargs: dict[str, Any] | None = None,
+    execute: bool = False,
+    release: tuple[tuple[str, str], ...] = (),
+    late: LateRule | None = None,
 ) -> GradeTask:
-    """Read a submission's files into a task (files over the size limit are not read)."""
-    files: list[tuple[str, bytes | None]] = []
-    for rel in sub.files:
-        p = sub.path / rel
-        files.append((rel, None if p.stat().st_size > MAX_FILE_BYTES else p.read_bytes()))
+    """Read a submission's files into a task with :func:`nnkit.staging.read_tree` (no link
+    followed, regular files only, size caps; what it left out becomes messages)."""
+    snap = read_tree(sub.path)
     return GradeTask(
         student=sub.student,
         assignment=sub.assignment,
         digest=sub.digest,
         grader=grader,
-        files=tuple(files),
+        files=tuple(sorted(snap.files.items())),
         index=index,
+        messages=tuple(snap.messages),
         grade_fn=grade_fn,
         grade_kwargs=tuple(sorted((grade_kwargs or {}).items())),
+        execute=execute,
+        release=release,
+        late=late,
     )
 
 
@@ -85,11 +101,21 @@ def resolve(path: str) -> Callable[..., Any]:
 
 def result_to_record(result: SubmissionResult) -> dict[str, Any]:
     """The grade part of a result (its timing is stored apart: it is not a grade)."""
-    data = result.to_gradescope()
-    data.pop("execution_time", None)
-    data.pop("output", None)
-    data["messages"] = list(result.messages)
-    return data
+    data = result.to_dict()
+    return {
+        "score": data["score"],
+        "max_score": data["max_score"],
+        "tests": [
+            {
+                "name": t.name,
+                "score": json_points(t.score),
+                "max_score": json_points(t.max_score),
+                "output": t.output,
+            }
+            for t in result.tests
+        ],
+        "messages": data["messages"],
+    }
 
 
 _TMP = re.escape(tempfile.gettempdir().rstrip("/"))
@@ -143,13 +169,20 @@ def _freeze_heap(grade_fn: str) -> None:
 
 
 def run_task(task: GradeTask) -> Outcome:
-    """Stage, triage and grade one submission; never raises for a bad submission."""
+    """Stage, execute (in the sandbox), grade (in the sandbox) and score one submission;
+    never raises for a bad submission."""
     _freeze_heap(task.grade_fn)
     t0 = time.perf_counter()
+    executed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="nnkit-batch-") as tmp:
         folder = Path(tmp) / task.assignment
         folder.mkdir()
         staged = stage(list(task.files), task.assignment, task.index, folder)
+        staged.messages[:0] = task.messages
+        exec_messages: list[str] = []
+        if task.execute:
+            nbs = [p for p in staged.code_files if p.suffix == ".ipynb"]
+            executed, exec_messages = execute_notebooks(folder, nbs)
         try:
             if staged.code_files:
                 grade = resolve(task.grade_fn)
@@ -161,10 +194,23 @@ def run_task(task: GradeTask) -> Outcome:
             record = failed_outcome(task, f"{type(e).__name__}: {e}", staged.messages).record
         else:
             body = result_to_record(result)
-            if cells is not None:
+            if cells is not None:  # the total is the grade cells' (what the gradebook holds)
                 body["cells"] = cells
-            body["messages"] = staged.messages + body["messages"]
+                body["score"] = round(sum(c[2] for c in cells), 6)
+                body["max_score"] = round(sum(c[3] for c in cells), 6)
+            body["messages"] = staged.messages + exec_messages + body["messages"]
             incomplete = any(m.startswith(ENGINE_INCOMPLETE) for m in body["messages"])
             record = _record(task, "error" if incomplete else "graded", body)
         record = _scrub(record, folder)
-    return Outcome(record=record, seconds=round(time.perf_counter() - t0, 3))
+    if task.late is not None:  # the penalty entry, from nbgrader's timestamp.txt
+        record = apply_late(record, timestamp_of(task.files), task.late)
+    published: dict[str, str] = {}
+    if executed and "cells" in record and record["status"] == "graded":
+        published = render(record, executed, dict(task.release))
+    elif executed:
+        published = {f"executed/{k}": v for k, v in executed.items()}
+    return Outcome(
+        record=record,
+        seconds=round(time.perf_counter() - t0, 3),
+        notebooks=tuple(sorted(published.items())),
+    )

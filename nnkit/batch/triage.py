@@ -1,128 +1,23 @@
 """Damaged submissions: repair what can be repaired, explain the rest, grade whatever is left.
 
-A submission is staged into a temporary folder before the engine sees it. Notebooks are read
-leniently (non-UTF-8 bytes replaced, outputs dropped, duplicated cell ids renamed); a notebook
-that is not JSON, is of another assignment or holds no code is left out with a message; cells
-deleted from the release and functions that are missing (perhaps renamed) are named. Every
+A submission is staged into a temporary folder before the engine sees it. Its files were read
+by :mod:`nnkit.staging` (no links, regular files only, size caps); :func:`nnkit.intake.examine`
+(the rules the students' self-check runs too) reads notebooks with the kit's one lenient
+reader (non-UTF-8 bytes replaced, outputs dropped, duplicated cell ids renamed), leaves out
+a notebook that is not JSON, is of another assignment or holds no code, with a message, and
+names cells deleted from the release and functions that are missing (perhaps renamed). Every
 message ends up in the submission's result.
 """
 
 from __future__ import annotations
 
-import ast
-import difflib
-import json
-import re
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-#: Files larger than this are not read at all (a notebook with gigabytes of output).
-MAX_FILE_BYTES = 100 * 2**20
-#: Outputs at least this large are reported when they are dropped.
-OUTPUT_NOTICE_BYTES = 2**20
-#: Extensions of the files the engine grades.
-CODE_SUFFIXES = (".ipynb", ".py")
+from nnkit.intake import CODE_SUFFIXES, CourseIndex, NotebookSpec, defined_names, examine
+from nnkit.staging import Snapshot, write_tree
 
-_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_SAVE_MODEL = re.compile(r"""save_model\(\s*(?:[a-zA-Z_]\w*\s*=\s*)?['"]([^'"]+)['"]""")
-
-
-@dataclass(frozen=True)
-class NotebookSpec:
-    """What the release says one notebook holds."""
-
-    grade_ids: frozenset[str]
-    names: frozenset[str]  # top-level functions and classes the student must define
-    model_files: frozenset[str]  # literal file names passed to save_model
-
-
-@dataclass(frozen=True)
-class CourseIndex:
-    """The notebooks of every assignment, read from ``release/`` (or ``source/``)."""
-
-    assignments: dict[str, dict[str, NotebookSpec]] = field(default_factory=dict)
-
-    @classmethod
-    def from_course(cls, course_root: Path | None) -> CourseIndex:
-        """Index ``<course_root>/release/<a>/*.ipynb`` (``source/`` if not released)."""
-        out: dict[str, dict[str, NotebookSpec]] = {}
-        if course_root is None:
-            return cls(out)
-        for top in ("release", "source"):
-            base = Path(course_root) / top
-            if not base.is_dir():
-                continue
-            for a_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-                if a_dir.name in out:
-                    continue
-                specs = {nb.name: _spec(nb) for nb in sorted(a_dir.glob("*.ipynb"))}
-                if specs:
-                    out[a_dir.name] = specs
-        return cls(out)
-
-    def owner(self, nb_name: str, grade_ids: set[str]) -> tuple[str, str] | None:
-        """(assignment, notebook) of the release notebook this one most resembles, if any."""
-        best: tuple[int, str, str] | None = None
-        for a, specs in sorted(self.assignments.items()):
-            for name, spec in sorted(specs.items()):
-                overlap = len(grade_ids & spec.grade_ids) * 2 + (name == nb_name)
-                if overlap and (best is None or overlap > best[0]):
-                    best = (overlap, a, name)
-        return None if best is None else (best[1], best[2])
-
-
-def _spec(path: Path) -> NotebookSpec:
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    ids: set[str] = set()
-    names: set[str] = set()
-    models: set[str] = set()
-    for cell in nb.get("cells", []):
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if gid:
-            ids.add(gid)
-        if cell.get("cell_type") == "code":
-            src = _source(cell)
-            names |= defined_names(src)
-            models |= set(_SAVE_MODEL.findall(src))
-    return NotebookSpec(frozenset(ids), frozenset(names), frozenset(models))
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    if isinstance(src, list):
-        return "".join(s for s in src if isinstance(s, str))
-    return src if isinstance(src, str) else ""
-
-
-def _strip_magics(src: str) -> str:
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines()
-    )
-
-
-def defined_names(src: str) -> set[str]:
-    """Top-level functions and classes defined by ``src`` (empty if it does not parse)."""
-    try:
-        tree = ast.parse(_strip_magics(src))
-    except (SyntaxError, ValueError):
-        return set()
-    return {
-        n.name
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    }
-
-
-def _decode(name: str, data: bytes, messages: list[str]) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        messages.append(
-            f"{name}: not valid UTF-8 (first bad byte at offset {e.start}); "
-            "undecodable bytes were replaced before grading"
-        )
-        return data.decode("utf-8", errors="replace")
+__all__ = ["CODE_SUFFIXES", "CourseIndex", "NotebookSpec", "Staged", "defined_names", "stage"]
 
 
 @dataclass
@@ -134,152 +29,14 @@ class Staged:
     messages: list[str] = field(default_factory=list)
 
 
-def _stage_notebook(
-    name: str, data: bytes, assignment: str, index: CourseIndex, st: Staged
-) -> tuple[str, set[str]] | None:
-    """Clean one notebook; return (json text, code sources' names) or None if it is left out."""
-    msgs = st.messages
-    text = _decode(name, data, msgs)
-    try:
-        nb = json.loads(text)
-    except json.JSONDecodeError as e:
-        msgs.append(
-            f"{name}: not a readable notebook (invalid JSON at line {e.lineno}, "
-            f"column {e.colno}: {e.msg}); this notebook was not graded"
-        )
-        return None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        msgs.append(f"{name}: not a Jupyter notebook (no list of cells); not graded")
-        return None
-    cells = [c for c in nb["cells"] if isinstance(c, dict)]
-
-    gids = {
-        str(g)
-        for c in cells
-        if isinstance(c.get("metadata"), dict)
-        and isinstance(c["metadata"].get("nbgrader"), dict)
-        and (g := c["metadata"]["nbgrader"].get("grade_id"))
-    }
-    specs = index.assignments.get(assignment, {})
-    spec = specs.get(name)
-    owner = index.owner(name, gids)
-    if spec is None and owner is not None and owner[0] != assignment:
-        msgs.append(
-            f"{name}: this is a notebook of assignment '{owner[0]}' ({owner[1]}), "
-            f"not of '{assignment}'; it was not graded"
-        )
-        return None
-    if spec is None and owner is not None:
-        spec = specs[owner[1]]
-
-    # Repair: fresh unique cell ids, no outputs (grading uses code only).
-    seen: set[str] = set()
-    dup: set[str] = set()
-    out_bytes = 0
-    code: list[str] = []
-    for c in cells:
-        cid = c.get("id")
-        if isinstance(cid, str) and _CELL_ID.match(cid) and cid not in seen:
-            seen.add(cid)
-        elif "id" in c:
-            if isinstance(cid, str):
-                dup.add(cid)
-            c["id"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{len(seen)}").hex[:12]
-            seen.add(c["id"])
-        if not isinstance(c.get("metadata"), dict):
-            c["metadata"] = {}
-        if c.get("cell_type") == "code":
-            out_bytes += len(json.dumps(c.get("outputs", []), ensure_ascii=False))
-            c["outputs"] = []
-            c["execution_count"] = None
-            c["source"] = _source(c)
-            code.append(c["source"])
-    nb["cells"] = cells
-    if dup:
-        ids = ", ".join(sorted(dup)[:5])
-        msgs.append(f"{name}: duplicated or invalid cell ids ({ids}) were renamed before grading")
-    if out_bytes >= OUTPUT_NOTICE_BYTES:
-        msgs.append(
-            f"{name}: {out_bytes / 2**20:.1f} MB of cell outputs were dropped "
-            "(grading uses the code only)"
-        )
-    if not any(s.strip() for s in code):
-        msgs.append(f"{name}: the notebook has no code; nothing in it could be graded")
-        return None
-    if spec is not None and spec.grade_ids:
-        missing = sorted(spec.grade_ids - gids)
-        if missing:
-            shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
-            msgs.append(
-                f"{name}: {len(missing)} cell(s) of the release are missing or were deleted "
-                f"({shown}); the code that is there was graded"
-            )
-    names: set[str] = set()
-    for s in code:
-        names |= defined_names(s)
-    return json.dumps(nb, ensure_ascii=False, indent=1), names
-
-
 def stage(
-    files: list[tuple[str, bytes | None]], assignment: str, index: CourseIndex, dest: Path
+    files: list[tuple[str, bytes]], assignment: str, index: CourseIndex, dest: Path
 ) -> Staged:
     """Write a cleaned copy of a submission into ``dest`` and say what was wrong with it.
 
-    ``files`` are (relative path, content) pairs; content None means the file was too large to
-    read. Returns the staged code files (notebooks and modules) the engine should grade.
+    ``files`` are (relative path, content) pairs, as :func:`nnkit.staging.read_tree` read
+    them. Returns the staged code files (notebooks and modules) the engine should grade.
     """
-    st = Staged(folder=dest)
-    notebooks: list[tuple[Path, set[str]]] = []
-    modules: list[tuple[Path, set[str]]] = []
-    present: set[str] = set()
-    for rel, data in files:
-        name = PurePosixPath(rel).name
-        present.add(name)
-        if data is None:
-            st.messages.append(
-                f"{rel}: larger than {MAX_FILE_BYTES // 2**20} MB; it was not read or graded"
-            )
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        top = "/" not in rel  # files in sub-folders (the shipped nnlib/) are not graded
-        if rel.endswith(".ipynb") and top:
-            cleaned = _stage_notebook(rel, data, assignment, index, st)
-            if cleaned is None:
-                continue
-            text, names = cleaned
-            target.write_text(text, encoding="utf-8")
-            notebooks.append((target, names))
-        elif rel.endswith(".py"):
-            text = _decode(rel, data, st.messages)
-            target.write_text(text, encoding="utf-8")
-            if top and name != "__init__.py":
-                modules.append((target, defined_names(text)))
-        else:
-            target.write_bytes(data)
-    # As for a folder given to the engine: its notebooks, or else its modules.
-    graded = notebooks or modules
-    st.code_files = [p for p, _ in graded]
-    defined: set[str] = set().union(*(n for _, n in graded)) if graded else set()
-
-    if not files:
-        st.messages.append("the submission folder is empty; nothing was graded")
-    elif not st.code_files:
-        st.messages.append("no gradable notebook or .py module in the submission")
-
-    specs = index.assignments.get(assignment, {})
-    expected = set().union(*(s.names for s in specs.values())) if specs else set()
-    if st.code_files and expected:
-        extra = sorted(defined - expected)
-        for missing in sorted(expected - defined):
-            guess = difflib.get_close_matches(missing, extra, n=1, cutoff=0.6)
-            hint = f" (renamed to `{guess[0]}`?)" if guess else ""
-            st.messages.append(f"`{missing}` is not defined{hint}; the tests that need it score 0")
-    models = set().union(*(s.model_files for s in specs.values())) if specs else set()
-    for m in sorted(models):
-        if PurePosixPath(m).name not in present:
-            st.messages.append(
-                f"saved model '{m}' is missing from the submission; "
-                "the accuracy tests that need it score 0"
-            )
-    return st
+    got = examine(files, assignment, index)
+    write_tree(Snapshot(files=got.files), dest)
+    return Staged(folder=dest, code_files=[dest / rel for rel in got.graded], messages=got.messages)

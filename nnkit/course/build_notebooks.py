@@ -16,14 +16,24 @@ from pathlib import Path
 
 import nbformat
 
+from nnkit.errors import UsageError
+
 from .notebook import GradeCell, NotebookSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ("two_layer_net", "fully_connected", "convnets")
 
 #: Files shipped in every release's ``nnlib/`` besides the student library itself:
-#: (name inside nnlib/, path relative to the repository root).
-EXTRA_LIBRARY_FILES = {"loader.py": "nnkit/loader.py"}
+#: (name inside nnlib/, path relative to the repository root). The grader's own notebook
+#: reader and loader (``import_notebook``), and what the students' self-check
+#: (``nnlib/selfcheck.py``) runs: the folder reader, the intake rules, the policy rules.
+EXTRA_LIBRARY_FILES = {
+    "loader.py": "nnkit/loader.py",
+    "notebooks.py": "nnkit/notebooks.py",
+    "staging.py": "nnkit/staging.py",
+    "intake.py": "nnkit/intake.py",
+    "policy.py": "nnkit/policy.py",
+}
 
 
 def _content(assignment: str) -> Callable[[], list[NotebookSpec]]:
@@ -100,12 +110,122 @@ def write_notebooks(assignment: str, dest: Path) -> list[Path]:
     return out
 
 
+#: What each kind of graded cell means, for students.
+KIND_MEANING = {
+    "engine": "your code, run after submission by hidden tests on other inputs than the "
+    "visible checks",
+    "answer": "your numeric answers, compared with the correct values",
+    "threshold": "the model file the cell saves, scored on held-out data",
+    "manual": "your written answer, read by a person",
+}
+
+
+def _title(spec: NotebookSpec) -> str:
+    for cell in spec.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.split("\n")[0][2:].strip()
+    return spec.name
+
+
+def readme_text(assignment: str) -> str:
+    """The release README of an assignment, generated from its notebooks' content."""
+    specs = notebook_specs(assignment)
+    names = [f"`{spec.name}.ipynb`" for spec in specs]
+    lines = [
+        f"# Assignment `{assignment}`",
+        "",
+        "This folder holds "
+        + (
+            f"the notebook {names[0]}"
+            if len(specs) == 1
+            else f"{len(specs)} notebooks, to do in this order: {', '.join(names)}"
+        )
+        + "; and `nnlib/`, the small library the notebooks import (gradient checks, the "
+        "Solver, fast convolution, data loaders, plots). Keep `nnlib/` next to the notebooks "
+        "and do not edit it.",
+        "",
+        "## Setup",
+        "",
+        "Python 3.10 or newer with numpy, matplotlib and Jupyter, for instance:",
+        "",
+        "    python -m pip install numpy matplotlib jupyterlab",
+        "    jupyter lab",
+        "",
+        "The notebooks work offline on the small data sets that ship in `nnlib/data`. To work "
+        "on a real data set, download it once (`python -m nnlib.data download mnist`, or "
+        "`cifar10`, `california`) and start Jupyter with `NNKIT_DATASET=mnist` (or the other "
+        "name) set in the environment.",
+        "",
+        "## What to fill in",
+        "",
+        "Write your code in place of the lines `# YOUR CODE HERE` / "
+        "`raise NotImplementedError()`, and your written answers where a cell says "
+        '"YOUR ANSWER HERE". Keep the names of functions, classes, variables and notebooks, '
+        "and do not delete, copy or reorder cells: graded cells are found by their hidden "
+        "metadata. By notebook and section:",
+        "",
+    ]
+    for i, spec in enumerate(specs, 1):
+        lines += [f"### {i}. `{spec.name}.ipynb`: {_title(spec)}", ""]
+        for grade_id, task in spec.todos:
+            lines.append(f"- {spec.sections[grade_id]}: {task}")
+        lines.append("")
+    lines += [
+        "## How to check your work",
+        "",
+        "Run each notebook from top to bottom (Kernel > Restart Kernel and Run All Cells). "
+        "The cell after each exercise checks your code on a small example: it prints how "
+        "far your results are from the expected ones and stops at the first failing "
+        "`assert`. Passing these checks is necessary, not sufficient: after submission "
+        "hidden tests run your functions on other inputs (other shapes, float32 as well as "
+        "float64, edge cases) and check every rule the docstrings state.",
+        "",
+        "## How you are graded",
+        "",
+        "| notebook | section | points | what is graded |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows: dict[tuple[str, str, str], float] = {}  # (notebook, section, kind) -> points
+    for spec in specs:
+        for g in spec.grade_cells:
+            key = (spec.name, spec.sections[g.cell_id], g.kind)
+            rows[key] = rows.get(key, 0.0) + g.points
+    for (name, section, kind), points in rows.items():
+        lines.append(f"| {name} | {section} | {points:g} | {KIND_MEANING[kind]} |")
+    lines += [f"| | total | {sum(rows.values()):g} | |", ""]
+    saves_model = any(g.kind == "threshold" for spec in specs for g in spec.grade_cells)
+    lines += ["## How to submit", ""]
+    lines.append(
+        "Save the notebooks after a full run and submit this folder the way your course "
+        "says (with nbgrader: the Assignments tab in Jupyter, button Submit)."
+        + (
+            " Include the model files that the notebooks save next to themselves "
+            "(`best_model_<dataset>.npz`): they are scored on held-out data, and a missing "
+            "file scores zero."
+            if saves_model
+            else ""
+        )
+    )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_readme(assignment: str, dest: Path) -> Path:
+    """Write dest/README.md for an assignment (dest is its source folder)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / "README.md"
+    path.write_text(readme_text(assignment))
+    return path
+
+
 def build(assignments: list[str] | None = None, root: Path = ROOT) -> list[Path]:
-    """Regenerate source/<a>/ for the given assignments (default: all)."""
+    """Regenerate source/<a>/ for the given assignments (default: all): notebooks, README and
+    the library links."""
     written = []
     for a in assignments or ASSIGNMENTS:
         d = root / "source" / a
         written += write_notebooks(a, d)
+        written.append(write_readme(a, d))
         link_library(d, root)
     return written
 
@@ -115,6 +235,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
+    if unknown:
+        raise UsageError(
+            f"unknown assignment(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(ASSIGNMENTS)}"
+        )
     for p in build(args.assignments or None):
         print(p.relative_to(ROOT))
     return 0

@@ -12,6 +12,7 @@ import ast
 import hashlib
 import importlib
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -164,6 +165,11 @@ class NotebookSpec:
     cells: list[NotebookNode] = field(default_factory=list)
     grade_cells: list[GradeCell] = field(default_factory=list)
     emitted: set[str] = field(default_factory=set)
+    #: What students fill in, in notebook order: (grade id of the cell, what to write there).
+    todos: list[tuple[str, str]] = field(default_factory=list)
+    #: grade id -> the heading of the notebook section the cell is in (for the README).
+    sections: dict[str, str] = field(default_factory=dict)
+    _section: str = ""
 
     def _meta(self, grade_id: str, **flags: object) -> dict:
         nb = {
@@ -180,10 +186,17 @@ class NotebookSpec:
     def _add(self, cell: NotebookNode, key: str) -> None:
         cell["id"] = _cell_id(self.assignment, self.name, key, str(len(self.cells)))
         self.cells.append(cell)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            self.sections[grade_id] = self._section
 
     def md(self, text: str) -> None:
-        """Explanatory markdown."""
-        self._add(nbformat.v4.new_markdown_cell(textwrap.dedent(text).strip()), "md")
+        """Explanatory markdown (its first heading names the section of the cells below)."""
+        source = textwrap.dedent(text).strip()
+        heading = re.search(r"^#{1,3} (.+)$", source, flags=re.M)
+        if heading:
+            self._section = heading.group(1).strip()
+        self._add(nbformat.v4.new_markdown_cell(source), "md")
 
     def code(self, src: str) -> None:
         """An ordinary code cell (checks, experiments, plots)."""
@@ -195,11 +208,20 @@ class NotebookSpec:
         cell.metadata.update(self._meta(grade_id, locked=True))
         self._add(cell, grade_id)
 
-    def solution(self, grade_id: str, src: str) -> None:
-        """A student-editable code cell whose solution regions are stubbed in the release."""
+    def solution(self, grade_id: str, src: str, task: str | None = None) -> None:
+        """A student-editable code cell whose solution regions are stubbed in the release.
+
+        task says what students write there (for the README); by default the names the cell
+        sets to None before its solution region (``best_net = None``).
+        """
         cell = nbformat.v4.new_code_cell(src.strip())
         cell.metadata.update(self._meta(grade_id, solution=True))
         self._add(cell, grade_id)
+        if task is None:
+            head = src.split(BEGIN)[0]
+            names = list(dict.fromkeys(re.findall(r"^(\w+) = ", head, flags=re.M)))
+            task = "set " + ", ".join(f"`{n}`" for n in names) if names else "complete the cell"
+        self.todos.append((grade_id, task))
 
     def reference(
         self,
@@ -208,12 +230,22 @@ class NotebookSpec:
         names: list[str],
         provided: set[str] = frozenset(),
         prefix: str = "",
+        task: str | None = None,
     ) -> None:
-        """Solution cell generated from reference source."""
+        """Solution cell generated from reference source (task: see solution())."""
         body, emitted = solution_source(module, names, provided, self.emitted)
         self.emitted.update(emitted)
+        private = [n for n in emitted if n.startswith("_") and n not in names]
+        if private:
+            raise ValueError(
+                f"{module}: {', '.join(private)} would reach students as stubs; the reference "
+                "solutions of exercises must not call private helpers"
+            )
+        task = task or "implement " + ", ".join(f"`{n}`" for n in names)
         self.solution(
-            grade_id, (textwrap.dedent(prefix).strip() + "\n\n\n" + body if prefix else body)
+            grade_id,
+            (textwrap.dedent(prefix).strip() + "\n\n\n" + body if prefix else body),
+            task=task,
         )
 
     def tests(
@@ -252,6 +284,7 @@ class NotebookSpec:
         cell.metadata.update(self._meta(grade_id, grade=True, solution=True, points=points))
         self._add(cell, grade_id)
         self.grade_cells.append(GradeCell(grade_id, points, (), "manual"))
+        self.todos.append((grade_id, f"answer the question in writing ({points:g} points)"))
 
     def notebook(self) -> NotebookNode:
         nb = nbformat.v4.new_notebook()

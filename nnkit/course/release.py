@@ -1,12 +1,14 @@
 """``nnkit release <a>``: nbgrader generate_assignment, then proof that the release is clean.
 
 A release is clean when no file in it holds a solution or hidden-test marker, no line of a
-reference solution body, and when its ``nnlib/`` is byte-for-byte the student library of the
-repository (nothing more, nothing less).
+reference solution body, no private reference helper, no formula that needs MathJax (or any
+mention of it), when it has its README, and when its ``nnlib/`` is byte-for-byte the student
+library of the repository (nothing more, nothing less).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -17,10 +19,15 @@ from pathlib import Path
 
 import nbformat
 
+from nnkit.errors import UsageError
+
 from .build_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
 from .notebook import BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG
 
 MARKERS = (BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG, "BEGIN MARK SCHEME")
+#: Markdown math that only renders with MathJax (a CDN script outside Jupyter): $$...$$ or
+#: $...$ holding TeX (a backslash, ^, _ or braces). Release prose writes formulas in Unicode.
+_TEX = re.compile(r"\$\$|\$[^$\n]*[\\^_{}][^$\n]*\$")
 #: Solution lines shorter than this (``return dx``) are too generic to count as a leak.
 MIN_LEAK_LINE = 28
 
@@ -111,6 +118,25 @@ def _solution_lines(assignment: str, root: Path = ROOT) -> set[str]:
     return secret - public
 
 
+def _private_definitions(nb: nbformat.NotebookNode) -> list[str]:
+    """Top-level functions and classes with a private name (``_helper``) in a notebook's code
+    cells: reference helpers that would reach students as empty stubs."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        found += [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name.startswith("_")
+        ]
+    return found
+
+
 def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> list[str]:
     """Problems of a generated release (empty when clean)."""
     problems: list[str] = []
@@ -123,11 +149,19 @@ def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> lis
         for m in MARKERS:
             if m in text:
                 problems.append(f"{rel}: contains {m!r}")
+        if "mathjax" in text.lower():
+            problems.append(f"{rel}: refers to MathJax (equations must render offline)")
         if p.suffix == ".ipynb":
             nb = nbformat.reads(text, as_version=4)
             body = "\n".join(c.source for c in nb.cells)
             if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
                 problems.append(f"{rel}: has outputs")
+            for name in _private_definitions(nb):
+                problems.append(f"{rel}: defines the private helper {name} (not part of the API)")
+            for cell in nb.cells:
+                tex = _TEX.search(cell.source) if cell.cell_type == "markdown" else None
+                if tex:
+                    problems.append(f"{rel}: LaTeX needs MathJax to render: {tex.group(0)[:40]}")
         else:
             body = text
         stripped = {ln.strip() for ln in body.split("\n")}
@@ -148,6 +182,8 @@ def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> lis
     for rel in sorted(set(lib) & shipped):
         if (release_dir / "nnlib" / rel).read_bytes() != lib[rel].read_bytes():
             problems.append(f"nnlib/{rel}: differs from the repository's library")
+    if not (release_dir / "README.md").is_file():
+        problems.append("README.md: missing")
     notebooks = {p.name for p in release_dir.glob("*.ipynb")}
     expected = {f"{s.name}.ipynb" for s in notebook_specs(assignment)}
     if notebooks != expected:
@@ -158,8 +194,12 @@ def verify_release(assignment: str, release_dir: Path, root: Path = ROOT) -> lis
 def release(assignment: str, root: Path = ROOT) -> Path:
     """Regenerate root/release/<a> (throw-away gradebook), verify it, return its path.
 
-    The library symlinks of source/<a>/nnlib/ are refreshed first (files added to nnlib/).
+    The self-check's manifest (``nnlib/selfcheck.json``) and the library symlinks of
+    source/<a>/nnlib/ are refreshed first (files added to nnlib/).
     """
+    from . import manifest
+
+    manifest.write(root)
     link_library(root / "source" / assignment, root)
     with tempfile.TemporaryDirectory() as tmp:
         generate(assignment, root, db_url=f"sqlite:///{Path(tmp) / 'release.db'}")
@@ -197,6 +237,17 @@ def check_current(assignment: str, root: Path = ROOT) -> list[str]:
 # -------------------------------------------------------------------------------------------
 
 
+def course_dir(path: Path | None) -> Path:
+    """The course to act on: ``--course DIR``, else the current directory."""
+    root = (path or Path.cwd()).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise UsageError(
+            f"{root} is not a course directory (no nbgrader_config.py); "
+            "run from your course root or pass --course DIR"
+        )
+    return root
+
+
 def add_arguments(parser) -> None:  # noqa: ANN001 - argparse parser
     parser.add_argument(
         "assignments", nargs="*", default=[], help=f"default: all ({', '.join(ASSIGNMENTS)})"
@@ -206,18 +257,28 @@ def add_arguments(parser) -> None:  # noqa: ANN001 - argparse parser
         action="store_true",
         help="do not write release/: fail if it is stale or not clean",
     )
+    parser.add_argument("--course", type=Path, help="course root (default: current directory)")
 
 
 def run(args) -> int:  # noqa: ANN001 - argparse namespace
     status = 0
     unknown = set(args.assignments) - set(ASSIGNMENTS)
     if unknown:
-        print(f"unknown assignment(s): {', '.join(sorted(unknown))}")
-        return 2
+        raise UsageError(
+            f"unknown assignment(s) {', '.join(map(repr, sorted(unknown)))}; "
+            f"known: {', '.join(ASSIGNMENTS)}"
+        )
+    root = course_dir(args.course)
+    if args.check:
+        from . import manifest
+
+        if manifest.stale():
+            print(f"{manifest.MANIFEST}: stale; run `nnkit release`")
+            status = 1
     for a in args.assignments or ASSIGNMENTS:
         if args.check:
-            stale = check_current(a)
-            problems = verify_release(a, ROOT / "release" / a)
+            stale = check_current(a, root)
+            problems = verify_release(a, root / "release" / a, root)
             for p in stale:
                 print(f"release/{a}/{p}: differs from a fresh generation")
             for p in problems:
@@ -225,7 +286,7 @@ def run(args) -> int:  # noqa: ANN001 - argparse namespace
             status |= bool(stale or problems)
         else:
             try:
-                print(f"{release(a).relative_to(ROOT)}: generated and verified")
+                print(f"{release(a, root).relative_to(root)}: generated and verified")
             except ReleaseError as e:
                 print(e)
                 status = 1

@@ -37,16 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnkit.loader import LoadProblem, Source, Submission
-from nnkit.sandbox import protocol
-from nnkit.sandbox.limits import (
-    Limits,
-    PidsCgroup,
-    child_preexec,
-    clean_env,
-    protect_grader,
-    worker_owned,
-)
+from nnkit.loader import LoadProblem, Source, Submission, read_bytes
+from nnkit.sandbox import jail, protocol
+from nnkit.sandbox.limits import Limits, protect_grader
 from nnkit.sandbox.protocol import FrameReader, ProtocolError, Ref
 
 #: display-only modules a worker does not provide; failing imports of them are not reported
@@ -93,20 +86,50 @@ def _build_runtime(root: Path) -> None:
     here = Path(__file__).resolve().parent
     rt = root / "runtime"
     rt.mkdir()
-    shutil.copyfile(here / "worker.py", rt / "nnkit_worker.py")
-    shutil.copyfile(here / "protocol.py", rt / "nnkit_wire.py")
+    for name, copy in RUNTIME_FILES.items():
+        shutil.copyfile(here / name, rt / copy)
     pkgs = root / "pkgs"
     pkgs.mkdir()
     np_dir, libs, nnlib_dir = _exposed()
     (pkgs / "numpy").symlink_to(np_dir)
     if libs is not None:
         (pkgs / "numpy.libs").symlink_to(libs)
-    if nnlib_dir is not None:
-        (pkgs / "nnlib").symlink_to(nnlib_dir)
-    for f in rt.iterdir():
-        f.chmod(0o644)  # readable by the worker's uid, whatever the umask
-    for p in (root, rt, pkgs):
-        p.chmod(0o755)
+    landlock = importlib.util.find_spec("py_landlock")
+    if landlock is not None and landlock.submodule_search_locations:
+        (pkgs / "py_landlock").symlink_to(list(landlock.submodule_search_locations)[0])
+    _matplotlib_cache(root / "mpl")
+    if nnlib_dir is not None:  # a real copy: its file links point into the kit
+        shutil.copytree(nnlib_dir, pkgs / "nnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            if not os.path.islink(os.path.join(dirpath, d)):
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o644)  # readable by the sandbox's uid, whatever the umask
+    root.chmod(0o755)
+
+
+def _matplotlib_cache(dest: Path) -> None:
+    """The grader's matplotlib font list, so a notebook sandbox need not rebuild it."""
+    dest.mkdir()
+    try:
+        import matplotlib
+
+        for f in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+            shutil.copyfile(f, dest / f.name)
+    except Exception:  # noqa: BLE001 - no matplotlib, no cache: it is only an optimisation
+        pass
+
+
+#: kit modules copied into the runtime directory, under the names the sandbox imports them by
+RUNTIME_FILES = {
+    "worker.py": "nnkit_worker.py",
+    "protocol.py": "nnkit_wire.py",
+    "inside.py": "nnkit_inside.py",
+    "nbrun.py": "nnkit_nbrun.py",
+}
 
 
 def _exposed() -> tuple[Path, Path | None, Path | None]:
@@ -124,10 +147,14 @@ def _exposed() -> tuple[Path, Path | None, Path | None]:
 
 def _runtime_key() -> str:
     here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in ("worker.py", "protocol.py"):
+    h = hashlib.sha256(b"layout 2: mpl")  # what _build_runtime puts there
+    for f in RUNTIME_FILES:
         h.update((here / f).read_bytes())
-    h.update(repr(_exposed()).encode())
+    exposed = _exposed()
+    h.update(repr(exposed).encode())
+    if exposed[2] is not None:
+        for f in sorted(exposed[2].rglob("*.py")):
+            h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -148,7 +175,7 @@ def _world_readable(path: Path) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_mode & 0o004 != 0
 
 
-def _runtime_dir() -> Path:
+def runtime_dir() -> Path:
     """A private directory: the worker program, the wire module, and pkgs/ (numpy, nnlib).
 
     Content-addressed and shared by every grading process of this user (a process pool
@@ -251,26 +278,31 @@ def _signal_name(sig: int) -> str:
 
 
 class _Child:
-    """One running worker process and its pipes."""
+    """One running worker process (inside its sandbox) and its pipes."""
 
-    def __init__(self, cmd: list[str], cwd: Path, limits: Limits, runtime: Path) -> None:
+    def __init__(self, program: list[str], workdir: Path, limits: Limits, runtime: Path) -> None:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
-        self.cgroup = PidsCgroup.create(limits.processes) if limits.use_cgroup else None
+        self.cgroup = None
         try:
-            preexec = child_preexec(limits, self.cgroup, (runtime, cwd))
-            self.proc = subprocess.Popen(
-                [*cmd[:5], str(req_r), str(rep_w), *cmd[5:]],
+            iso = jail.isolation.require()
+            box = jail.prepare(
+                [*program[:1], *program[1:5], str(req_r), str(rep_w), *program[5:]],
+                runtime=runtime,
+                submission=workdir if iso.namespaces else None,
+                scratch_host=workdir,
+                limits=limits,
+            )
+            self.cgroup = box.cgroup
+            self.scratch = box.scratch
+            self.proc = jail.launch(
+                box,
+                limits,
+                pass_fds=(req_r, rep_w),
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
-                pass_fds=(req_r, rep_w),
-                cwd=cwd,
-                env=clean_env(cwd),
-                start_new_session=True,
-                preexec_fn=preexec,
-                close_fds=True,
             )
         except BaseException as e:
             if self.cgroup is not None:
@@ -292,6 +324,7 @@ class _Child:
             os.set_blocking(fd, False)
         self.reader = FrameReader()
         self.pid = self.proc.pid
+        self.jailed = iso.namespaces
         self.closed = False
 
     def kill(self) -> None:
@@ -307,19 +340,32 @@ class _Child:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def processes(self) -> list[int]:
+        """The sandbox's own processes (the worker and whatever it started), not bwrap's."""
+        return [p for p in group_processes(self.pid, self.pid) if _comm(p) != "bwrap"]
+
     def extra_processes(self) -> bool:
-        """Whether anything besides the worker itself runs in its group (forks, spawns)."""
-        if self.cgroup is not None:
-            return len(self.cgroup.members()) > 1
-        return len(group_processes(self.pid, self.pid)) > 1
+        """Whether anything besides the worker itself runs in its sandbox (forks, spawns)."""
+        return len(self.processes()) > 1
 
     def cpu_seconds(self) -> float:
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                rest = f.read().decode().rpartition(")")[2].split()
-            return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return 0.0
+        total = 0.0
+        for pid in self.processes():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    rest = f.read().decode().rpartition(")")[2].split()
+                total += (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().decode("ascii", "replace").strip()
+    except OSError:
+        return ""
 
 
 class Worker:
@@ -367,14 +413,14 @@ class Worker:
     # ------------------------------------------------------------ lifecycle
 
     def _workdir(self) -> Path:
+        """The submission's files, copied (regular files only) into a fresh private dir."""
         if self._cwd is None or not self._cwd.exists():
             self._cwd = Path(tempfile.mkdtemp(prefix="nnkit-work-"))
             self._cwd.chmod(0o755)
             for f in self.files:
-                with contextlib.suppress(OSError):
-                    if f.is_file():
-                        shutil.copy2(f, self._cwd / f.name)
-            worker_owned(self._cwd, self.limits)  # as root: the worker's uid owns it (0700)
+                with contextlib.suppress(OSError):  # regular files only, links not followed
+                    (self._cwd / f.name).write_bytes(read_bytes(f))
+                    (self._cwd / f.name).chmod(0o644)
         return self._cwd
 
     def start(self) -> None:
@@ -387,20 +433,17 @@ class Worker:
                 return
 
     def _spawn(self) -> None:
-        rt = _runtime_dir()
+        rt = runtime_dir()
         cwd = self._workdir()
         protect_grader()
-        # switching uid: the interpreter itself (not a venv link to it), see worker_paths
-        exe = sys.executable if self.limits.run_as() is None else os.path.realpath(sys.executable)
         cmd = [
-            exe,
-            "-S",  # no site: the editable install's .pth/finders never run
+            os.path.realpath(sys.executable),
+            "-S",  # no site: the environment's .pth files and finders never run
             "-s",  # no user site
             "-P",  # no script/cwd dir prepended; sys.path is set explicitly
             str(rt / "runtime" / "nnkit_worker.py"),
             str(rt / "pkgs"),
             str(rt / "runtime"),
-            str(cwd),
         ]
         self._child = _Child(cmd, cwd, self.limits, rt)
         self.generation += 1
@@ -585,6 +628,8 @@ class Worker:
         except subprocess.TimeoutExpired:
             code = None
         self._kill()
+        if code is not None and child.jailed and 128 < code <= 128 + 64:
+            code = 128 - code  # bwrap reports a signal as 128 + its number
         if code is None:
             msg = "worker closed its reply channel"
         elif code < 0:

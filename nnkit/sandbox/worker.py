@@ -1,12 +1,12 @@
 """The program run in the sandboxed child process (stdlib + numpy only).
 
-Started by :class:`nnkit.sandbox.client.Worker` as
+Started by :class:`nnkit.sandbox.client.Worker` in its sandbox as
 ``python -S -s -P <runtime>/nnkit_worker.py REQ_FD REP_FD PATH...``: no site, a minimal
-environment,
-an explicit ``sys.path`` (stdlib, a directory exposing only numpy and nnlib, the runtime
-directory, the working directory). It executes the submission's definitions into one
-module namespace and answers requests over the two pipe file descriptors with the
-data-only wire format of ``nnkit_wire`` (a copy of ``nnkit/sandbox/protocol.py``).
+environment, ``nnkit_inside.enter()`` before anything else, an explicit ``sys.path`` (stdlib,
+a directory exposing only numpy and nnlib, the runtime directory, the scratch directory).
+It executes the submission's definitions into one module namespace and answers requests
+over the two pipe file descriptors with the data-only wire format of ``nnkit_wire`` (a
+copy of ``nnkit/sandbox/protocol.py``).
 Its own stdout/stderr are a capped pipe read by the trusted side, never the protocol channel.
 """
 
@@ -19,6 +19,10 @@ if __name__ == "__main__":
     for _p in sys.argv[3:]:
         if _p not in sys.path:
             sys.path.append(_p)
+    import nnkit_inside  # the sandbox's own first steps: uid, Landlock, scratch dir
+
+    nnkit_inside.enter()
+    sys.path.append(nnkit_inside.os.getcwd())
 
 import ast  # noqa: E402
 import os  # noqa: E402

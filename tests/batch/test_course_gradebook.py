@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nnkit.batch import BatchConfig, run_batch
+from nnkit.batch.runner import BatchConfig, run_batch
 from nnkit.course.autograde import gradebook_scores
 from nnkit.course.build_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission

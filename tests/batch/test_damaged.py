@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from batch_helpers import GRADE_KWARGS, HEADER, function_sources, notebook
 
-from nnkit.batch import BatchConfig, run_batch
 from nnkit.batch.gradebook import read_gradebook
+from nnkit.batch.runner import BatchConfig, run_batch
 
 pytestmark = pytest.mark.batch
 

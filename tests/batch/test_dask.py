@@ -9,7 +9,7 @@ import distributed
 import pytest
 from batch_helpers import GRADE_KWARGS, lost_apis, result_files, write_class
 
-from nnkit.batch import BatchConfig, run_batch
+from nnkit.batch.runner import BatchConfig, run_batch
 
 pytestmark = pytest.mark.batch
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import nbformat
@@ -9,15 +11,11 @@ import pytest
 
 from nnkit.course import submissions as S
 from nnkit.course.answers import matches, read_answers
-from nnkit.course.autograde import (
-    autograde,
-    grade_student,
-    gradebook_scores,
-    score_cells,
-)
+from nnkit.course.autograde import autograde, grade_student, gradebook_scores
 from nnkit.course.build_notebooks import ROOT, grade_cells
 from nnkit.course.notebook import HIDDEN_BEGIN, HIDDEN_TAG
-from nnkit.course.release import _solution_lines
+from nnkit.course.release import _solution_lines, run_nbgrader
+from nnkit.course.scoring import score_cells
 from nnkit.grade import grade
 from nnkit.results import SubmissionResult
 
@@ -113,7 +111,7 @@ def test_feedback_has_no_hidden_tests_and_no_solutions(course: Path, graded: dic
     for student in ("stub", "buggy", "edited"):
         folder = course / "feedback" / student / A
         names = sorted(p.name for p in folder.iterdir())
-        assert names == ["ConvolutionalNetworks.html", "hidden_tests.txt"]
+        assert names == ["ConvolutionalNetworks.html", "grading_report.md"]
         html = (folder / "ConvolutionalNetworks.html").read_text()
         assert HIDDEN_TAG not in html and HIDDEN_BEGIN not in html
         if student == "stub":
@@ -123,11 +121,14 @@ def test_feedback_has_no_hidden_tests_and_no_solutions(course: Path, graded: dic
 
 def test_exports(course: Path, graded: dict) -> None:
     reports = course / "reports" / A
-    csv_text = (reports / "grades.csv").read_text()
-    ref_total = sum(s for s, _ in graded["book"]["ref"].values())
-    assert f"{A},,,ref,,,,{ref_total}" in csv_text
+    rows = {r["student"]: r for r in csv.DictReader(open(reports / "grades.csv"))}
+    for student, book in graded["book"].items():  # gradebook = CSV = Gradescope JSON
+        auto = sum(s for s, _ in _autograded(book).values())
+        doc = json.loads((reports / "gradescope" / A / f"{student}.json").read_text())
+        assert abs(float(rows[student]["score"]) - auto) < 1e-6, student
+        assert abs(doc["score"] - auto) < 1e-6, student
     data = SubmissionResult.from_dict(
-        __import__("json").loads((reports / "buggy.results.json").read_text())
+        json.loads((reports / "gradescope" / A / "buggy.json").read_text())
     )
     assert any(t.name.startswith("conv_backward_naive:") and not t.passed for t in data.tests)
 
@@ -188,3 +189,48 @@ def test_demo_table(course: Path, graded: dict) -> None:
     assert len(rows) == 1 + len(grades)
     ref = next(r for r in rows if r.startswith("ref,"))
     assert ref.endswith("30/34")
+
+
+def test_plain_nbgrader_autograde_refuses_to_run_student_code(course: Path) -> None:
+    release = S.read_release(course / "release" / A)
+    probe = S.replace_in_cell(
+        S.fill_reference(release, course / "source" / A),
+        "conv_forward",
+        "def conv_forward_naive(",
+        "open('PWNED', 'w').write('x')\ndef conv_forward_naive(",
+    )
+    S.write_submission(probe, course / "submitted" / "plain" / A)
+    done = run_nbgrader(["autograde", A, "--student=plain"], course, check=False)
+    assert "nnkit autograde <assignment>" in done.stdout + done.stderr
+    assert not list(course.rglob("PWNED"))
+
+
+def test_every_entry_point_gives_the_same_scores(course: Path, graded: dict) -> None:
+    """``nnkit autograde`` (done by the fixture), ``nnkit grade submitted/`` and ``nnkit grade
+    PATH`` on the same class: identical per-test scores and totals."""
+    import subprocess
+    import sys
+
+    def tests_of(doc: dict) -> dict:
+        return {t["name"]: t["score"] for t in doc["tests"]}
+
+    course_results = course / "reports" / A / "results" / A
+    out = course.parent / "entry-batch"
+    cmd = [sys.executable, "-m", "nnkit", "grade", str(course / "submitted"), "--assignment", A]
+    cmd += ["--out", str(out), "--no-gradebook", "--no-progress", "--no-report"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for student in ("ref", "stub", "buggy", "transformer"):
+        auto = json.loads((course_results / f"{student}.json").read_text())
+        batch = json.loads((out / "results" / A / f"{student}.json").read_text())
+        folder = course / "submitted" / student / A
+        one = subprocess.run(
+            [sys.executable, "-m", "nnkit", "grade", str(folder), "--student", student]
+            + ["--format", "gradescope"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        single = json.loads(one.stdout)
+        assert tests_of(auto) == tests_of(batch) == tests_of(single), student
+        assert auto["score"] == batch["score"] == single["score"], student

@@ -11,7 +11,6 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from nnkit.course.autograde import covers, score_cells
 from nnkit.course.build_notebooks import (
     ASSIGNMENTS,
     ROOT,
@@ -22,6 +21,7 @@ from nnkit.course.build_notebooks import (
 )
 from nnkit.course.notebook import BEGIN, HIDDEN_TAG, solution_source
 from nnkit.course.release import diff_trees, verify_release
+from nnkit.course.scoring import covers, score_cells
 from nnkit.course.submissions import NOTEBOOK_ORDER
 from nnkit.grade import grade
 

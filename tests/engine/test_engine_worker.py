@@ -190,6 +190,7 @@ def test_sandbox_environment(tmp_path: Path) -> None:
         "MPLBACKEND",
         "PYTHONHASHSEED",
         "LC_CTYPE",
+        "PWD",  # bwrap's: the scratch dir
     }
     assert set(info["keys"]) <= allowed
     assert not any("site-packages" in p for p in info["path"])

@@ -1,6 +1,6 @@
-"""Reference layers: numeric gradients, dtypes, and the details API.md pins down."""
+"""Reference layers: numeric gradients, dtypes, and the details docs/api.md pins down."""
 
-# Dropout draws its mask from numpy's legacy global random state (API.md).
+# Dropout draws its mask from numpy's legacy global random state (docs/api.md).
 # ruff: noqa: NPY002
 
 import warnings
@@ -299,7 +299,7 @@ def test_float32_batchnorm_running_statistics_and_test_mode():
 
 
 # ---------------------------------------------------------------------------------------
-# Behaviour pinned by API.md
+# Behaviour pinned by docs/api.md
 # ---------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Reference models: parameter layout, numeric gradients of loss, dtypes, train/test modes."""
 
-# The models draw their weights from numpy's legacy global random state (API.md).
+# The models draw their weights from numpy's legacy global random state (docs/api.md).
 # ruff: noqa: NPY002
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Reference stand-alone two-layer net: loss, gradients, predict and the train() schedule."""
 
-# The net draws weights and minibatches from numpy's legacy global random state (API.md).
+# The net draws weights and minibatches from numpy's legacy global random state (docs/api.md).
 # ruff: noqa: NPY002
 
 import numpy as np
@@ -79,12 +79,12 @@ def _train(net, X, y, Xv, yv, seed=0, **kwargs):
     return net.train(X, y, Xv, yv, **kwargs)
 
 
-def test_history_lengths_use_true_division_for_epochs():
+def test_epochs_are_whole_minibatches():
     X, y, Xv, yv = _problem(n=10)
-    # iterations_per_epoch = 10 / 4 = 2.5: accuracies at it = 0, 5, 10 (not every 2 iterations).
+    # iterations_per_epoch = 10 // 4 = 2: accuracies at it = 0, 2, 4, 6, 8, 10.
     stats = _train(_net(), X, y, Xv, yv, num_iters=12, batch_size=4)
     assert len(stats["loss_history"]) == 12
-    assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 3
+    assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 6
     # A batch larger than the data set gives one epoch per iteration.
     stats = _train(_net(), X, y, Xv, yv, num_iters=4, batch_size=200)
     assert len(stats["train_acc_history"]) == 4
@@ -99,18 +99,20 @@ def test_minibatches_come_from_np_random_choice():
     assert stats["loss_history"][0] == pytest.approx(twin.loss(X[first], y[first], reg=0.1)[0])
 
 
-def test_sgd_and_momentum_updates_with_decay_after_each_epoch():
-    X, y, Xv, yv = _problem(n=8)
+@pytest.mark.parametrize("n", [8, 10])
+def test_sgd_and_momentum_updates_with_decay_after_each_epoch(n):
+    # N = 10 is not a multiple of the batch size: epochs are still 10 // 4 = 2 iterations.
+    X, y, Xv, yv = _problem(n=n)
     kwargs = dict(learning_rate=0.1, learning_rate_decay=0.5, reg=0.01, batch_size=4)
     for momentum in (0.0, 0.9):
         net, twin = _net(), _net()
         _train(net, X, y, Xv, yv, num_iters=5, momentum=momentum, **kwargs)
-        # The same five steps by hand: epochs of 8 / 4 = 2 iterations, decay at it = 0, 2, 4.
+        # The same five steps by hand: epochs of n // 4 = 2 iterations, decay at it = 0, 2, 4.
         np.random.seed(0)
         lr = 0.1
         velocity = {k: np.zeros_like(v) for k, v in twin.params.items()}
         for it in range(5):
-            batch = np.random.choice(8, 4)
+            batch = np.random.choice(n, 4)
             _, grads = twin.loss(X[batch], y[batch], reg=0.01)
             for k in twin.params:
                 velocity[k] = momentum * velocity[k] - lr * grads[k]

@@ -185,3 +185,169 @@ def test_unsupported_models_are_refused(tmp_path):
     with pytest.raises(ModelFileError, match="cannot save a Custom"):
         save_model(tmp_path / "c.npz", Custom())
     assert not (tmp_path / "c.npz").exists()
+
+
+# ------------------------------------------------------------------ hostile files
+
+
+def _npy_header(shape, descr="<f8"):
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode("latin1")
+    pad = -(10 + len(text) + 1) % 64
+    text += b" " * pad + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
+def _zip(path, members):
+    """A zip written by hand: members are (name, payload chunks, declared size or None).
+
+    Payloads are deflated as they stream (nothing large is held in memory); a declared size
+    other than the real one makes the directory lie about it.
+    """
+    import struct
+    import zlib
+
+    out = bytearray()
+    central = bytearray()
+    for name, chunks, declared in members:
+        comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+        packed = bytearray()
+        crc = size = 0
+        for chunk in chunks:
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            packed += comp.compress(chunk)
+        packed += comp.flush()
+        size = size if declared is None else declared
+        raw = name.encode()
+        fields = (20, 0, 8, 0, 0, crc, len(packed), size, len(raw))
+        offset = len(out)
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", *fields, 0) + raw + packed
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, 0, offset)
+        central += raw
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(out), 0
+    )
+    path.write_bytes(bytes(out + central + end))
+    return path
+
+
+def _zeros(n, chunk=2**20):
+    while n > 0:
+        yield bytes(min(chunk, n))
+        n -= chunk
+
+
+def _meta():
+    meta = json.dumps({"format": 1, "class": "TwoLayerNet", "config": {}})
+    a = np.array(meta)
+    return [_npy_header((), a.dtype.str) + a.tobytes()]
+
+
+HUGE = 300 * 2**20  # decompressed size of the bombs (compressed: a few hundred KB)
+
+HOSTILE = {
+    # honest sizes, absurd total: a classic zip bomb
+    "bomb": lambda p: _zip(
+        p,
+        [
+            ("meta.npy", _meta(), None),
+            ("param/W1.npy", [_npy_header((HUGE // 8,)), *_zeros(HUGE)], None),
+        ],
+    ),
+    # a small shape and a small declared size, but the data inflates to 300 MB
+    "small shape, huge data": lambda p: _zip(
+        p,
+        [
+            ("meta.npy", _meta(), None),
+            ("param/W1.npy", [_npy_header((2, 2)), *_zeros(HUGE)], 128 + 32),
+        ],
+    ),
+    # a huge shape (80 GB) over 32 bytes of data
+    "huge shape": lambda p: _zip(
+        p,
+        [
+            ("meta.npy", _meta(), None),
+            ("param/W1.npy", [_npy_header((100_000, 100_000)), bytes(32)], None),
+        ],
+    ),
+    # the directory claims 2 GB for a few compressed bytes
+    "lying size": lambda p: _zip(
+        p, [("meta.npy", _meta(), None), ("param/W1.npy", [_npy_header((4,)), bytes(32)], 2**31)]
+    ),
+    "object array": lambda p: _zip(
+        p,
+        [
+            ("meta.npy", _meta(), None),
+            ("param/W1.npy", [_npy_header((1,), "|O"), b"\x80\x04N."], None),
+        ],
+    ),
+    "unexpected member": lambda p: _zip(
+        p, [("meta.npy", _meta(), None), ("../../etc/passwd", [b"x"], None)]
+    ),
+}
+
+_LOAD_IN_A_BOX = """
+import json, resource, sys
+import numpy as np
+from nnlib.model_io import ModelFileError, load_model
+
+out = {}
+for path in sys.argv[1:]:
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        load_model(path)
+        out[path] = ["loaded", 0]
+    except ModelFileError as e:
+        out[path] = ["ModelFileError: " + str(e), 0]
+    except BaseException as e:
+        out[path] = [type(e).__name__ + ": " + str(e), 0]
+    out[path][1] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+print(json.dumps(out))
+"""
+
+
+def test_crafted_model_files_are_refused_from_their_headers(tmp_path):
+    """Zip bombs and lying headers: a clean ModelFileError, memory bounded (RLIMIT_AS 1 GiB,
+    peak RSS grows < 200 MB), before any array is loaded."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    paths = {}
+    for i, (case, make) in enumerate(HOSTILE.items()):
+        paths[case] = str(make(tmp_path / f"m{i}.npz"))
+        assert Path(paths[case]).stat().st_size < 2 * 2**20  # small files
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_A_BOX, *paths.values()],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    expected = {
+        "bomb": "more than 67108864 bytes uncompressed",
+        "small shape, huge data": "claims 160 bytes from",
+        "huge shape": "declares shape (100000, 100000)",
+        "lying size": "more than 67108864 bytes uncompressed",
+        "object array": "holds objects",
+        "unexpected member": "unexpected entry '../../etc/passwd'",
+    }
+    for case, path in paths.items():
+        message, grown = got[path]
+        assert message.startswith("ModelFileError: "), (case, message)
+        assert expected[case] in message, (case, message)
+        assert grown < 200 * 2**20, (case, grown)
+
+
+def test_a_smaller_cap_refuses_a_real_model(tmp_path):
+    model, _ = _trained_fc()
+    path = save_model(tmp_path / "fc.npz", model)
+    assert load_model(path).class_name == "FullyConnectedNet"
+    with pytest.raises(ModelFileError, match="larger than 100 bytes"):
+        load_model(path, max_bytes=100)

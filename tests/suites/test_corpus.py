@@ -63,11 +63,6 @@ def test_a_bug_loses_exactly_the_names_it_breaks(bug: Any, tmp_path: Path) -> No
             assert t.output and len(t.output) < 600, t.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nnkit.loader keeps only definitions and constant assignments: a top-level "
-    "namedtuple(...) call is dropped, so a cache type made that way is undefined",
-)
 def test_a_cache_type_made_by_a_call_at_top_level(tmp_path: Path) -> None:
     """Students write ``Cache = namedtuple("Cache", "x w")``; it should load."""
     (tmp_path / "layers.py").write_text(

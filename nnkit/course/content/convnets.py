@@ -41,7 +41,7 @@ def notebook() -> NotebookSpec:
     from nnlib.fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                                    max_pool_forward_fast)
     from nnlib.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
-    from nnlib.plotting import plot_training, visualize_grid
+    from nnlib.plotting import plot_training, plot_weights
     from nnlib.solver import Solver
 
     plt.rcParams["figure.figsize"] = (9.0, 6.0)
@@ -68,11 +68,15 @@ def notebook() -> NotebookSpec:
             "batchnorm_forward",
             "batchnorm_backward_alt",
         ],
+        task="paste your `affine_forward`, `affine_backward`, `relu_forward`, `relu_backward`, "
+        "`softmax_loss`, `batchnorm_forward` and `batchnorm_backward_alt` from "
+        "`fully_connected` (not graded again)",
     )
     nb.reference(
         "previous_sandwich",
         "reference.layer_utils",
         ["affine_relu_forward", "affine_relu_backward"],
+        task="paste your `affine_relu_forward` and `affine_relu_backward` (not graded again)",
     )
     nb.code("""
     raw = load_dataset()
@@ -148,19 +152,21 @@ def notebook() -> NotebookSpec:
     out, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
     print(f"naive convolution of two {size}x{size} images: {time.perf_counter() - t0:.2f} s")
 
-    def imshow_noax(img, normalize=True):
+    def imshow_noax(ax, img, normalize=True):
         if normalize:
             img = 255.0 * (img - img.min()) / (img.max() - img.min())
-        plt.imshow(img.astype("uint8"))
-        plt.gca().axis("off")
+        ax.imshow(img.astype("uint8"))
+        ax.axis("off")
 
+    fig, axes = plt.subplots(2, 3, figsize=(10, 7))
     for i in range(2):
-        plt.subplot(2, 3, 3 * i + 1)
-        imshow_noax(x[i].transpose(1, 2, 0), normalize=False)
-        plt.subplot(2, 3, 3 * i + 2)
-        imshow_noax(out[i, 0])
-        plt.subplot(2, 3, 3 * i + 3)
-        imshow_noax(out[i, 1])
+        imshow_noax(axes[i, 0], x[i].transpose(1, 2, 0), normalize=False)
+        imshow_noax(axes[i, 1], out[i, 0])
+        imshow_noax(axes[i, 2], out[i, 1])
+    for ax, title in zip(axes[0], ["input", "filter 0: grey", "filter 1: horizontal edges"]):
+        ax.set_title(title)
+    fig.suptitle("A photo and its mirror image, convolved with two hand-made filters")
+    plt.tight_layout()
     plt.show()
     """)
 
@@ -249,37 +255,44 @@ def notebook() -> NotebookSpec:
     `nnlib.fast_layers` provides the same four functions written with strided views and
     matrix products (no Python loops over positions). They take and return exactly what
     your naive versions do, so you can check them against each other and see what
-    vectorisation buys.
+    vectorisation buys. The comparison below runs on 200 training images with the layer
+    sizes of the network at the end of this notebook (16 filters of 3x3, then a 2x2 pool).
     """)
     nb.code("""
+    def timed(fn, *args, repeat=1):
+        \"\"\"fn(*args) and the shortest of `repeat` wall-clock times in seconds.\"\"\"
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            result = fn(*args)
+            best = min(best, time.perf_counter() - t0)
+        return result, best
+
+    def report(what, naive_s, fast_s, difference):
+        print(f"{what:>13}: naive {naive_s:8.4f} s, fast {fast_s:8.5f} s, "
+              f"speed-up {naive_s / fast_s:7.0f}x, difference {difference:.1e}")
+
     np.random.seed(231)
-    x = np.random.randn(50, 3, 16, 16)
-    w = np.random.randn(25, 3, 3, 3)
-    b = np.random.randn(25)
-    dout = np.random.randn(50, 25, 16, 16)
+    x = data["X_train"][:200]
+    w = 0.1 * np.random.randn(16, x.shape[1], 3, 3)
+    b = 0.1 * np.random.randn(16)
     conv_param = {"stride": 1, "pad": 1}
+    (out_naive, cache_naive), t_naive = timed(conv_forward_naive, x, w, b, conv_param)
+    (out_fast, cache_fast), t_fast = timed(conv_forward_fast, x, w, b, conv_param, repeat=5)
+    report("conv forward", t_naive, t_fast, rel_error(out_naive, out_fast))
+    dout = np.random.randn(*out_naive.shape)
+    (dx_n, dw_n, db_n), t_naive = timed(conv_backward_naive, dout, cache_naive)
+    (dx_f, dw_f, db_f), t_fast = timed(conv_backward_fast, dout, cache_fast, repeat=5)
+    report("conv backward", t_naive, t_fast, max(rel_error(dx_n, dx_f), rel_error(dw_n, dw_f)))
 
-    t0 = time.perf_counter(); out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
-    t1 = time.perf_counter(); out_fast, cache_fast = conv_forward_fast(x, w, b, conv_param)
-    t2 = time.perf_counter()
-    print(f"conv forward: naive {t1 - t0:.4f} s, fast {t2 - t1:.4f} s, "
-          f"speed-up {(t1 - t0) / max(t2 - t1, 1e-9):.1f}x, difference {rel_error(out_naive, out_fast):.2e}")
-    t0 = time.perf_counter(); dx_n, dw_n, db_n = conv_backward_naive(dout, cache_naive)
-    t1 = time.perf_counter(); dx_f, dw_f, db_f = conv_backward_fast(dout, cache_fast)
-    t2 = time.perf_counter()
-    print(f"conv backward: naive {t1 - t0:.4f} s, fast {t2 - t1:.4f} s, "
-          f"speed-up {(t1 - t0) / max(t2 - t1, 1e-9):.1f}x, dx difference {rel_error(dx_n, dx_f):.2e}")
-
-    x = np.random.randn(50, 3, 32, 32)
-    dout = np.random.randn(50, 3, 16, 16)
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-    t0 = time.perf_counter(); out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
-    t1 = time.perf_counter(); out_fast, cache_fast = max_pool_forward_fast(x, pool_param)
-    t2 = time.perf_counter()
-    print(f"pool forward: naive {t1 - t0:.4f} s, fast {t2 - t1:.4f} s, difference {rel_error(out_naive, out_fast):.2e}")
-    dx_n = max_pool_backward_naive(dout, cache_naive)
-    dx_f = max_pool_backward_fast(dout, cache_fast)
-    print(f"pool backward difference {rel_error(dx_n, dx_f):.2e}")
+    (pool_naive, cache_naive), t_naive = timed(max_pool_forward_naive, out_naive, pool_param)
+    (pool_fast, cache_fast), t_fast = timed(max_pool_forward_fast, out_naive, pool_param, repeat=5)
+    report("pool forward", t_naive, t_fast, rel_error(pool_naive, pool_fast))
+    dout = np.random.randn(*pool_naive.shape)
+    dx_n, t_naive = timed(max_pool_backward_naive, dout, cache_naive)
+    dx_f, t_fast = timed(max_pool_backward_fast, dout, cache_fast, repeat=5)
+    report("pool backward", t_naive, t_fast, rel_error(dx_n, dx_f))
     """)
 
     # ---------------------------------------------------------------- sandwiches
@@ -287,7 +300,10 @@ def notebook() -> NotebookSpec:
     ## Convolutional sandwich layers
 
     Two combinations that every small convnet uses: conv - ReLU, and conv - ReLU - max pool.
-    Build them from your naive layers.
+    Build them from the **fast** layers (`conv_forward_fast`, `max_pool_forward_fast` and
+    their backward passes): the network below calls them thousands of times, and with the
+    naive loops one epoch would take minutes instead of seconds. The results are the same
+    either way, so the checks and the graders accept both.
     """)
     nb.reference(
         "conv_sandwich",
@@ -395,14 +411,15 @@ def notebook() -> NotebookSpec:
     solver.train()
     print("training accuracy", solver.train_acc_history[-1], "validation accuracy",
           solver.val_acc_history[-1])
-    plot_training(solver)
+    plot_training(solver, title=f"ThreeLayerConvNet on {num_train} examples: training loss")
     plt.show()
     """)
     nb.md("""
     ### One epoch on all the training data
 
     One pass over the training set should already reach **at least 40 %** training accuracy
-    on the default data. With the naive layers this is the slowest cell of the notebook.
+    on the default data. This is the slowest cell of the notebook; it is fast only because
+    the sandwich layers use the fast convolution and pooling.
     """)
     nb.code("""
     np.random.seed(231)
@@ -420,8 +437,7 @@ def notebook() -> NotebookSpec:
     nb.code("""
     # The learned first-layer filters.
     filters = model.params["W1"].transpose(0, 2, 3, 1)
-    plt.imshow(visualize_grid(filters, padding=1).squeeze(), cmap="gray")
-    plt.axis("off")
+    plot_weights(filters, title=f"The {len(filters)} first-layer filters after one epoch")
     plt.show()
     """)
     nb.question(

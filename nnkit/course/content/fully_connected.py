@@ -246,10 +246,11 @@ def notebook_fc() -> NotebookSpec:
     A loss layer takes the scores `x` and the targets `y` and returns the (mean) loss and
     its gradient `dx` at once.
 
-    * **Softmax / cross-entropy**: $L_i = -\log \frac{e^{x_{i,y_i}}}{\sum_j e^{x_{ij}}}$.
+    * **Softmax / cross-entropy**: for the scores s = `x[i]` of example i with label
+      yᵢ = `y[i]`, Lᵢ = −log( exp(s[yᵢ]) / Σⱼ exp(s[j]) ).
       Subtract each row's maximum before exponentiating: the result is unchanged and nothing
       overflows even for scores of 1e4.
-    * **Multiclass SVM**: $L_i = \sum_{j \ne y_i} \max(0, x_{ij} - x_{i,y_i} + 1)$.
+    * **Multiclass SVM**: Lᵢ = Σ over j ≠ yᵢ of max(0, s[j] − s[yᵢ] + 1).
     * **Mean squared error** for regression: `mean((x - y)**2)` over all entries, with
       `x` and `y` of the same shape.
 
@@ -390,7 +391,7 @@ solver.train()
     )
     nb.code("""
     print("best validation accuracy:", solver.best_val_acc)
-    plot_training(solver)
+    plot_training(solver, title="TwoLayerNet trained with the Solver: training loss")
     plt.show()
     """)
 
@@ -613,8 +614,10 @@ solver = Solver(model, small_data, print_every=10, num_epochs=20, batch_size=25,
 solver.train()
 print("final training accuracy:", solver.train_acc_history[-1])
 plt.plot(solver.loss_history, "o")
-plt.title("Three-layer net: training loss")
+plt.title("Three-layer net on 50 examples: training loss")
 plt.xlabel("Iteration")
+plt.ylabel("Loss")
+plt.grid(alpha=0.3)
 plt.show()
 """,
     )
@@ -636,8 +639,10 @@ solver = Solver(model, small_data, print_every=10, num_epochs=20, batch_size=25,
 solver.train()
 print("final training accuracy:", solver.train_acc_history[-1])
 plt.plot(solver.loss_history, "o")
-plt.title("Five-layer net: training loss")
+plt.title("Five-layer net on 50 examples: training loss")
 plt.xlabel("Iteration")
+plt.ylabel("Loss")
+plt.grid(alpha=0.3)
 plt.show()
 """,
     )
@@ -686,9 +691,11 @@ plt.show()
         axes[2].plot(solver.val_acc_history, "-o", label=name)
     for ax, title in zip(axes, ["Training loss", "Training accuracy", "Validation accuracy"]):
         ax.set_title(title)
-        ax.legend(ncol=4)
-    axes[0].set_xlabel("Iteration")
-    axes[2].set_xlabel("Epoch")
+        ax.legend(ncol=4, title="update rule")
+        ax.grid(alpha=0.3)
+    axes[0].set(xlabel="Iteration", ylabel="Loss")
+    axes[1].set(xlabel="Epoch", ylabel="Accuracy")
+    axes[2].set(xlabel="Epoch", ylabel="Accuracy")
     plt.tight_layout()
     plt.show()
     """)
@@ -716,7 +723,8 @@ plt.show()
 
     Deep networks train more easily when every layer sees inputs of a stable scale. Batch
     normalisation standardises each feature with the statistics of the current minibatch,
-    $\hat x = (x - \mu_B) / \sqrt{\sigma_B^2 + \epsilon}$ (biased variance), and then lets the
+    x̂ = (x − μ) / √(σ² + ε) with the batch mean μ and the biased batch variance σ², and
+    then lets the
     network undo that if it wants: `out = gamma * xhat + beta`.
 
     At test time there is no batch to average over, so training keeps running averages
@@ -768,10 +776,12 @@ plt.show()
     values, variance, standard deviation, normalised values, scale and shift), and implement
     it in `batchnorm_backward`.
 
-    Then simplify: with $\hat x$ and $\sigma$ from the forward pass, the whole gradient
+    Then simplify: with x̂ and σ = √(σ² + ε) from the forward pass, the whole gradient
     collapses into one expression,
-    $\frac{\partial L}{\partial x} = \frac{1}{\sigma}\left(g - \overline{g} - \hat x\,\overline{g \hat x}\right)$
-    where $g = \gamma \cdot$ `dout` and the bars are means over the batch. Implement that in
+
+    > ∂L/∂x = ( g − mean(g) − x̂ · mean(g · x̂) ) / σ
+
+    where g = γ · `dout` and the means are taken over the batch. Implement that in
     `batchnorm_backward_alt`; both must give the same numbers.
     """)
     nb.reference(
@@ -866,11 +876,15 @@ plt.show()
         runs[str(norm)] = solver
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for name, solver in runs.items():
-        axes[0].plot(solver.loss_history, "o", markersize=2, label=name)
-        axes[1].plot(solver.val_acc_history, "-o", label=name)
-    axes[0].set_title("Training loss")
-    axes[1].set_title("Validation accuracy")
-    axes[0].legend()
+        label = "no normalisation" if name == "None" else name
+        axes[0].plot(solver.loss_history, "o", markersize=2, label=label)
+        axes[1].plot(solver.val_acc_history, "-o", label=label)
+    axes[0].set(title="Training loss", xlabel="Iteration", ylabel="Loss")
+    axes[1].set(title="Validation accuracy", xlabel="Epoch", ylabel="Accuracy")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    plt.tight_layout()
     plt.show()
     """)
     nb.question(
@@ -1104,13 +1118,18 @@ for lr in [1e-3, 3e-3]:
         print(f"{split} RMSE: {rmse:.2f}  (predicting the mean: {t_sigma:.2f})")
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     axes[0].plot(history)
-    axes[0].set_title("Training loss (MSE, standardised targets)")
-    axes[1].scatter(reg_data["y_val"], predict(Xr["val"]) * t_sigma + t_mu, s=8)
+    axes[0].set(title="Training loss (MSE, standardised targets)", xlabel="Iteration",
+                ylabel="MSE")
+    axes[1].scatter(reg_data["y_val"], predict(Xr["val"]) * t_sigma + t_mu, s=8,
+                    label="validation examples")
     lo, hi = reg_data["y_val"].min(), reg_data["y_val"].max()
-    axes[1].plot([lo, hi], [lo, hi], "k--")
-    axes[1].set_xlabel("true")
-    axes[1].set_ylabel("predicted")
-    axes[1].set_title(f"{reg_name}: validation predictions")
+    axes[1].plot([lo, hi], [lo, hi], "k--", label="perfect prediction")
+    axes[1].set(title=f"{reg_name}: validation predictions", xlabel="true target",
+                ylabel="predicted target")
+    axes[1].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    plt.tight_layout()
     plt.show()
     """)
     nb.tests(

@@ -34,7 +34,7 @@ def notebook() -> NotebookSpec:
     from nnlib.data import load_dataset
     from nnlib.gradient_check import eval_numerical_gradient, rel_error
     from nnlib.model_io import save_model
-    from nnlib.plotting import visualize_grid
+    from nnlib.plotting import plot_images, plot_weights
 
     plt.rcParams["figure.figsize"] = (9.0, 6.0)
     plt.rcParams["image.interpolation"] = "nearest"
@@ -48,14 +48,20 @@ def notebook() -> NotebookSpec:
 
     A tiny graph with a skip connection (a residual block in miniature), on scalars:
 
-    $$x_1 = \mathrm{ReLU}(x_0 w_0 + b_0), \qquad y_1 = x_1 w_1 + b_1, \qquad
-    z = \mathrm{ReLU}(y_1 + x_0)$$
+    > x₁ = ReLU(x₀ · w₀ + b₀),   y₁ = x₁ · w₁ + b₁,   z = ReLU(y₁ + x₀)
 
-    with $x_0 = 1.0$, $w_0 = 0.3$, $w_1 = -0.2$, $b_0 = 0.1$, $b_1 = -0.3$.
+    with x₀ = 1.0, w₀ = 0.3, w₁ = −0.2, b₀ = 0.1, b₁ = −0.3.
 
-    Run the forward pass on paper, then apply the chain rule backwards from $z$. Note that
-    $x_0$ reaches $z$ along two paths, but we only ask for the parameters. Write the four
-    derivatives as numbers (plain arithmetic such as `1 * -0.2` is fine; no function calls).
+    Run the forward pass on paper, then apply the chain rule backwards from z. Note that
+    x₀ reaches z along two paths, but we only ask for the parameters.
+
+    Write each derivative as a number or as an expression that computes it: `-0.2`,
+    `1 * 0.4`, `1/3`, `np.log(10)` and `math.sqrt(2) / 2` all count, and so do names you
+    assign first in the same cell (`x1 = 0.3 * 1.0 + 0.1`, then `dz_dw1 = x1`). Answers are
+    read from the notebook without running it: numbers, arithmetic and the constants and
+    elementary functions of `math` and `numpy` (`np.exp`, `np.log`, `np.sqrt`, `np.tanh`,
+    `max`, `abs`, ...) are understood; anything else (your own functions, arrays) is not an
+    answer and scores zero.
     """)
     nb.solution(
         "t1_answers",
@@ -79,16 +85,19 @@ dz_db1 = 1.0
         4,
         ("dz_dw0", "dz_dw1", "dz_db0", "dz_db1"),
         """
+    import numbers
+
     for name in ["dz_dw0", "dz_dw1", "dz_db0", "dz_db1"]:
-        assert isinstance(globals()[name], (int, float)), f"{name} should be a number"
+        value = globals()[name]
+        assert isinstance(value, numbers.Real) and not isinstance(value, bool), f"{name} should be a number"
     print("answers recorded; they are checked after submission")
     """,
         kind="answer",
     )
     nb.md("""
     You can check answers like these numerically: perturb an input by a small `h` and watch
-    how `z` moves. Below we do it for $x_0$ (not asked above: its gradient adds up along
-    both paths, $w_0 w_1 + 1 = 0.94$); do the same for the parameters if you like.
+    how `z` moves. Below we do it for x₀ (not asked above: its gradient adds up along
+    both paths, w₀ · w₁ + 1 = 0.94); do the same for the parameters if you like.
     """)
     nb.code("""
     def forward(x0=1.0, w0=0.3, w1=-0.2, b0=0.1, b1=-0.3):
@@ -112,7 +121,8 @@ dz_db1 = 1.0
 
     Every linear layer has a weight matrix and a bias vector. How many numbers does each of
     the outputs A, B and C hold for the whole minibatch, and how many learnable parameters
-    does the network have in total?
+    does the network have in total? (Numbers or expressions such as `32 * 1024`, as in
+    part 1.)
     """)
     nb.solution(
         "t2_answers",
@@ -152,18 +162,22 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     nb.md(r"""
     ## 3. The gradient of softmax with cross-entropy
 
-    For scores $h_1, \dots, h_C$ the softmax gives $P(y=j) = e^{h_j} / \sum_k e^{h_k}$, and
-    with a one-hot target $y$ the cross-entropy is $L = -\sum_j y_j \log P(y=j)$.
+    For the scores h₁, h₂, … (one per class) the softmax gives
+    P(y = j) = exp(hⱼ) / Σₖ exp(hₖ), and with a one-hot target y the cross-entropy is
+    L = −Σⱼ yⱼ · log P(y = j).
 
-    Show that $\dfrac{\partial L}{\partial h_i} = P(y=i) - y_i$.
+    Show that
 
-    *Hint:* compute $\partial P(y=j) / \partial h_i$ separately for $j = i$ and $j \ne i$,
-    then combine with the chain rule and use $\sum_j y_j = 1$.
+    > ∂L/∂hᵢ = P(y = i) − yᵢ.
+
+    *Hint:* compute ∂P(y = j)/∂hᵢ separately for j = i and j ≠ i, then combine with the
+    chain rule and use Σⱼ yⱼ = 1.
     """)
     nb.question(
         "softmax_derivation",
         4,
-        "Write your derivation below (Markdown and LaTeX).",
+        "Write your derivation below in Markdown (symbols such as ∂, Σ, · and subscripts like "
+        "hᵢ can be copied from the question).",
         r"""
     Write $p_j = P(y=j)$ and $S = \sum_k e^{h_k}$.
 
@@ -218,7 +232,7 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     nb.tests(
         "test_net_scores",
         3,
-        ("TwoLayerNet: initial parameters", "TwoLayerNet: scores"),
+        ("TwoLayerNet: initial parameters", "TwoLayerNet: scores", "TwoLayerNet: values"),
         """
     scores = net.loss(X)
     correct_scores = np.asarray([
@@ -239,7 +253,11 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     nb.tests(
         "test_net_gradients",
         3,
-        ("TwoLayerNet: loss and gradients", "TwoLayerNet: numeric gradient"),
+        (
+            "TwoLayerNet: loss and gradients",
+            "TwoLayerNet: numeric gradient",
+            "TwoLayerNet: inputs not modified",
+        ),
         """
     loss, grads = net.loss(X, y, reg=0.05)
     for name in sorted(grads):
@@ -286,32 +304,33 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     num_classes = int(y_train.max()) + 1
     print("train", X_train.shape, "val", X_val.shape, "test", X_test.shape)
 
-    grid = visualize_grid(raw["X_train"][:36].transpose(0, 2, 3, 1), padding=1)
-    plt.imshow(grid.squeeze(), cmap="gray")
-    plt.axis("off")
+    plot_images(raw["X_train"][:36].transpose(0, 2, 3, 1), labels=raw["y_train"][:36],
+                title="Training images and their labels")
     plt.show()
     """)
     nb.md("""
     ## 6. Training with momentum, with and without learning-rate decay
 
-    First a run with a fixed learning rate, then one with a larger starting rate that decays
-    every epoch. Compare the loss curves.
+    `train` multiplies the learning rate by `learning_rate_decay` once per epoch, an epoch
+    being `N // batch_size` iterations. Three runs from the same initial weights and the same
+    fairly large starting rate: a fixed rate, a mild decay (0.9 per epoch) and a strong one
+    (0.5 per epoch).
     """)
     nb.code("""
     input_size = X_train.shape[1]
-    np.random.seed(0)
-    net_fixed = TwoLayerNet(input_size, 50, num_classes)
-    stats = net_fixed.train(X_train, y_train, X_val, y_val, num_iters=1000, batch_size=100,
-                            learning_rate=1e-3, learning_rate_decay=1.0, reg=0.25,
-                            momentum=0.9, verbose=True)
-    print("validation accuracy (fixed rate):", (net_fixed.predict(X_val) == y_val).mean())
-
-    np.random.seed(0)
-    net_decay = TwoLayerNet(input_size, 50, num_classes)
-    stats_decay = net_decay.train(X_train, y_train, X_val, y_val, num_iters=1000,
-                                  batch_size=100, learning_rate=3e-3, learning_rate_decay=0.9,
+    schedules = {"fixed rate": 1.0, "decay 0.9": 0.9, "decay 0.5": 0.5}
+    runs = {}
+    for label, decay in schedules.items():
+        np.random.seed(0)
+        run_net = TwoLayerNet(input_size, 50, num_classes)
+        run_stats = run_net.train(X_train, y_train, X_val, y_val, num_iters=1000,
+                                  batch_size=100, learning_rate=3e-2, learning_rate_decay=decay,
                                   reg=0.25, momentum=0.9)
-    print("validation accuracy (decaying rate):", (net_decay.predict(X_val) == y_val).mean())
+        runs[label] = (run_net, run_stats)
+        val_acc = (run_net.predict(X_val) == y_val).mean()
+        last = np.mean(run_stats["loss_history"][-100:])
+        print(f"{label:>10}: validation accuracy {val_acc:.3f}, "
+              f"mean loss of the last 100 iterations {last:.3f}")
     """)
     nb.md("""
     ## 7. Debugging the training
@@ -319,32 +338,35 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
     Two pictures tell a lot: the loss and accuracy curves (is it still improving? is there a
     gap between training and validation accuracy?) and the first-layer weights shown as
     images (smooth, stroke-like patterns are good; noise means undertrained or too little
-    regularisation).
+    regularisation). The third panel shows the learning rate each run used.
     """)
     nb.code("""
-    fig, axes = plt.subplots(2, 1, figsize=(9, 8))
-    axes[0].plot(stats["loss_history"], label="fixed rate")
-    axes[0].plot(stats_decay["loss_history"], label="with decay")
-    axes[0].set_title("Loss history")
-    axes[0].set_xlabel("Iteration")
-    axes[0].legend()
-    axes[1].plot(stats["train_acc_history"], label="train, fixed")
-    axes[1].plot(stats["val_acc_history"], label="val, fixed")
-    axes[1].plot(stats_decay["train_acc_history"], label="train, decay")
-    axes[1].plot(stats_decay["val_acc_history"], label="val, decay")
-    axes[1].set_title("Classification accuracy")
-    axes[1].set_xlabel("Epoch")
-    axes[1].legend()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for (label, (_, run_stats)), colour in zip(runs.items(), ["C0", "C1", "C2"]):
+        epochs = np.arange(len(run_stats["val_acc_history"]))
+        axes[0].plot(run_stats["loss_history"], color=colour, alpha=0.8, label=label)
+        axes[1].plot(epochs, run_stats["val_acc_history"], color=colour, label=f"{label}, val")
+        axes[1].plot(epochs, run_stats["train_acc_history"], color=colour, linestyle=":",
+                     label=f"{label}, train batch")
+        axes[2].semilogy(epochs, 3e-2 * schedules[label] ** epochs, color=colour, label=label)
+    axes[0].set(title="Training loss", xlabel="iteration", ylabel="loss")
+    axes[1].set(title="Accuracy (once per epoch)", xlabel="epoch", ylabel="accuracy",
+                ylim=(0, 1.02))
+    axes[2].set(title="Learning rate", xlabel="epoch", ylabel="learning rate (log scale)",
+                ylim=(1e-8, 1e-1))
+    for ax, where in zip(axes, ["upper right", "lower right", "lower left"]):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc=where)
     plt.tight_layout()
     plt.show()
 
-    def show_net_weights(net):
+    def show_net_weights(net, title):
+        # One image per hidden unit: the weights it gives to each input pixel.
         W1 = net.params["W1"].T.reshape(-1, *image_shape).transpose(0, 2, 3, 1)
-        plt.imshow(visualize_grid(W1, padding=1).squeeze(), cmap="gray")
-        plt.axis("off")
+        plot_weights(W1, title=title)
         plt.show()
 
-    show_net_weights(net_decay)
+    show_net_weights(runs["decay 0.9"][0], "First-layer weights (decay 0.9), one tile per hidden unit")
     """)
     nb.question(
         "q_decay",
@@ -352,14 +374,17 @@ num_params = (30 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 1
         """
     ### Inline question 1
 
-    Compare the two loss curves. What does the decaying learning rate buy, and what would go
-    wrong if the decay were much stronger (say 0.5 per epoch)?
+    Look at the three runs above. What does the mild decay buy compared with the fixed rate
+    (loss curve, final accuracy)? What happened with the strong decay of 0.5 per epoch, and
+    why?
     """,
         """
-    A larger rate early on makes fast progress, and shrinking it later lets the parameters
-    settle into a minimum instead of bouncing around it, so the decayed run reaches a lower,
-    less noisy loss. With a much stronger decay the rate becomes tiny after a few epochs and
-    training stalls before the network has converged (under-fitting).
+    With the fixed rate of 3e-2 the loss keeps bouncing and the accuracy jumps from epoch to
+    epoch: the steps stay too large to settle into a minimum. The mild decay makes the same
+    fast progress at first and then shrinks the steps, so the loss ends lower and smoother
+    and the validation accuracy is higher. With 0.5 per epoch the rate is below 1e-4 after
+    about ten epochs, so training stalls long before
+    convergence: the loss stays near its starting value and the network under-fits.
     """,
     )
 
@@ -380,7 +405,7 @@ best_net = None
 ### BEGIN SOLUTION
 best_val = -1.0
 for hidden in [64, 128]:
-    for lr in [1e-3, 3e-3]:
+    for lr in [1e-2, 3e-2]:
         np.random.seed(1)
         candidate = TwoLayerNet(input_size, hidden, num_classes)
         candidate.train(X_train, y_train, X_val, y_val, num_iters=1500, batch_size=100,
@@ -395,7 +420,7 @@ for hidden in [64, 128]:
     nb.code("""
     print("validation accuracy:", (best_net.predict(X_val) == y_val).mean())
     print("test accuracy:", (best_net.predict(X_test) == y_test).mean())
-    show_net_weights(best_net)
+    show_net_weights(best_net, "First-layer weights of best_net")
     """)
     nb.tests(
         "best_net_model",

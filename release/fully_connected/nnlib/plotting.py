@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_training", "training_history", "visualize_grid"]
+__all__ = [
+    "plot_images",
+    "plot_training",
+    "plot_weights",
+    "training_history",
+    "visualize_grid",
+    "weight_grid",
+]
 
 
 def visualize_grid(Xs: np.ndarray, ubound: float = 255.0, padding: int = 1) -> np.ndarray:
@@ -57,8 +64,10 @@ def plot_training(
 ):
     """Figure with the loss per iteration (top) and train / val accuracy per epoch (bottom).
 
-    target_acc draws a dashed horizontal line at that accuracy (e.g. 0.5). Returns the
-    matplotlib Figure (shown by Jupyter when it is a cell's last value).
+    target_acc draws a dashed horizontal line at that accuracy (e.g. 0.5). Every accuracy is
+    drawn as a marker, so that a single epoch shows too; a history without accuracies says
+    so in the panel. Returns the matplotlib Figure (shown by Jupyter when it is a cell's last
+    value).
     """
     import matplotlib.pyplot as plt
 
@@ -72,8 +81,119 @@ def plot_training(
     acc_ax.plot(history["val_acc_history"], "-o", label=labels[1])
     if target_acc is not None:
         acc_ax.axhline(target_acc, color="k", linestyle="--", label=f"target {target_acc:g}")
+    if not history["train_acc_history"] and not history["val_acc_history"]:
+        acc_ax.text(
+            0.5,
+            0.5,
+            "no accuracy recorded yet (it is measured once per epoch)",
+            ha="center",
+            va="center",
+            transform=acc_ax.transAxes,
+        )
+    acc_ax.set_ylim(-0.02, 1.02)
     acc_ax.set_xlabel("Epoch")
     acc_ax.set_ylabel("Accuracy")
+    acc_ax.set_title("Classification accuracy")
     acc_ax.legend(loc="lower right")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def weight_grid(
+    weights: np.ndarray,
+    padding: int | None = None,
+    upscale: int | None = None,
+    min_tile: int = 24,
+) -> np.ndarray:
+    """Tile filters (N, H, W) or (N, H, W, C) into one image, each pixel repeated `upscale`
+    times (default: enough for tiles of at least `min_tile` pixels, so that 8x8 filters stay
+    readable), with `padding` pixels of NaN (default: a third of `upscale`, at least one)
+    between tiles and in empty cells (drawn as background by imshow).
+
+    Single-channel filters keep their values (draw them with one shared, zero-centred colour
+    scale); colour filters are rescaled to [0, 1] each, as visualize_grid does.
+    """
+    Ws = np.asarray(weights, dtype=np.float64)
+    if Ws.ndim == 4 and Ws.shape[3] == 1:
+        Ws = Ws[..., 0]
+    if Ws.ndim not in (3, 4):
+        raise ValueError(f"expected (N, H, W) or (N, H, W, C) filters, got shape {Ws.shape}")
+    if Ws.ndim == 4:
+        low = Ws.min(axis=(1, 2, 3), keepdims=True)
+        span = Ws.max(axis=(1, 2, 3), keepdims=True) - low
+        Ws = np.where(span > 0, (Ws - low) / np.where(span > 0, span, 1), 0.5)
+    N, H, W = Ws.shape[:3]
+    factor = upscale or max(1, int(ceil(min_tile / max(H, W))))
+    padding = max(1, factor // 3) if padding is None else padding
+    Ws = Ws.repeat(factor, axis=1).repeat(factor, axis=2)
+    H, W = H * factor, W * factor
+    cols = int(ceil(sqrt(N)))
+    rows = int(ceil(N / cols))
+    grid = np.full(
+        (rows * H + (rows - 1) * padding, cols * W + (cols - 1) * padding, *Ws.shape[3:]), np.nan
+    )
+    for n, img in enumerate(Ws):
+        row, col = divmod(n, cols)
+        y0, x0 = row * (H + padding), col * (W + padding)
+        grid[y0 : y0 + H, x0 : x0 + W] = img
+    return grid
+
+
+def plot_weights(weights: np.ndarray, title: str | None = None, upscale: int | None = None):
+    """Figure of filters (N, H, W) or (N, H, W, C), e.g. a first layer's weights reshaped to
+    images: upscaled tiles (see weight_grid); single-channel filters in a diverging colour
+    map centred on zero, with one shared scale and a colour bar (red positive, blue
+    negative); colour filters each rescaled to [0, 1]. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    grid = weight_grid(weights, upscale=upscale)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.set_facecolor("0.85")
+    if grid.ndim == 2:
+        limit = float(np.nanmax(np.abs(grid))) or 1.0
+        shown = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    else:
+        ax.imshow(np.nan_to_num(grid, nan=0.85), interpolation="nearest")
+    ax.set_title(title or f"{len(weights)} filters")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+def plot_images(
+    images: np.ndarray,
+    labels: Sequence[Any] | None = None,
+    title: str | None = None,
+    cols: int | None = None,
+):
+    """Figure of images (N, H, W) or (N, H, W, C) in a grid, each with its label above it
+    (e.g. the class of a training example). Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    imgs = np.asarray(images, dtype=np.float64)
+    if imgs.ndim == 4 and imgs.shape[3] == 1:
+        imgs = imgs[..., 0]
+    n = len(imgs)
+    cols = cols or int(ceil(sqrt(n)))
+    rows = int(ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows + 0.4), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        img = imgs[k]
+        if img.ndim == 3:  # colour: rescale to [0, 1] for imshow
+            low, high = img.min(), img.max()
+            img = (img - low) / (high - low) if high > low else np.zeros_like(img)
+            ax.imshow(img, interpolation="nearest")
+        else:
+            ax.imshow(img, cmap="gray", interpolation="nearest")
+        if labels is not None:
+            ax.set_title(str(labels[k]), fontsize=9)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -11,23 +11,31 @@ Imports of sibling submission modules (``from .layers import *``,
 namespace by the worker, which registers the sibling module names (``Submission.aliases``)
 as aliases of it. So ``reference/*.py`` can be graded as a multi-file submission.
 
+Notebooks are read and IPython syntax is removed by :mod:`notebooks` (the kit's one reader
+and magic stripper). Files are opened without following a symbolic link and must be regular
+files (the grading side reads a staged copy, see ``nnkit.staging``, and this is the second
+line of defence).
+
 The loader never executes the code it reads (only ``ast``); :func:`import_notebook` is the
 in-process helper for students (a later notebook importing an earlier one's definitions).
-It imports only the standard library (nbformat only for notebooks older than format 4) so
-that a copy of it can ship with the student library.
+It imports only the standard library and its sibling ``notebooks`` module (nbformat only for
+notebooks older than format 4) so that a copy of both can ship with the student library.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import re
+import errno
+import os
+import stat
 import sys
 import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .notebooks import MAX_NOTEBOOK_BYTES, decode_text, read_notebook, strip_magics
 
 #: name of the shared namespace module inside the worker
 NAMESPACE = "submission"
@@ -53,7 +61,6 @@ _SAFE_CALLS = frozenset(
         "dtype",
     }
 )
-_CELL_MAGIC_BODY_IS_PYTHON = ("%%time", "%%timeit", "%%capture")
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class Submission:
     aliases: list[str] = field(default_factory=list)
     package: str | None = None
     kind: str = "module"  # "notebook" or "module"
+    notes: list[str] = field(default_factory=list)  # repairs made while reading (UTF-8 ...)
 
     @property
     def names(self) -> set[str]:
@@ -181,6 +189,23 @@ def _imported_stem(node: ast.stmt) -> tuple[str, ...]:
     return ()
 
 
+#: calls that only make a type (``Cache = namedtuple("Cache", "x w")``): kept like a class
+TYPE_FACTORIES = frozenset({"namedtuple", "NamedTuple", "make_dataclass", "TypeVar"})
+
+
+def _is_type_factory(node: ast.AST) -> bool:
+    """A call of a type factory with constant arguments only."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    return (
+        name in TYPE_FACTORIES
+        and all(_is_const_expr(a) for a in node.args)
+        and all(_is_const_expr(k.value) for k in node.keywords)
+    )
+
+
 def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
     """Whether a top-level statement is a definition, and the names it binds."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -203,7 +228,7 @@ def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
             if sub is None:
                 return False, []
             names += sub
-        return _is_const_expr(node.value), names
+        return _is_const_expr(node.value) or _is_type_factory(node.value), names
     if isinstance(node, ast.AnnAssign):
         if isinstance(node.target, ast.Name) and node.value is not None:
             return _is_const_expr(node.value), [node.target.id]
@@ -222,34 +247,11 @@ def _keep(node: ast.stmt) -> tuple[bool, list[str]]:
     return False, []
 
 
-_MAGIC_LINE = re.compile(r"^\s*[%!]")
-
-
-def _strip_magics(code: str) -> str | None:
-    """Blank out IPython line magics/shell lines; None for a non-Python cell magic."""
-    lines = code.split("\n")
-    first = lines[0].strip() if lines else ""
-    if first.startswith("%%"):
-        if not first.startswith(_CELL_MAGIC_BODY_IS_PYTHON):
-            return None
-        lines[0] = ""
-    out = []
-    for ln in lines:
-        s = ln.rstrip()
-        if _MAGIC_LINE.match(ln) or (s.endswith("?") and not s.lstrip().startswith("#")):
-            out.append("")
-        else:
-            out.append(ln)
-    return "\n".join(out)
-
-
 def extract_definitions(
     code: str, origin: str, filename: str = "<submission>", line_offset: int = 0
 ) -> tuple[list[Source], list[LoadProblem]]:
     """Split one cell or module into kept top-level definition statements."""
-    stripped = _strip_magics(code)
-    if stripped is None:
-        return [], []
+    stripped = strip_magics(code)
     try:
         tree = ast.parse(stripped, filename=filename)
     except SyntaxError as e:
@@ -277,55 +279,84 @@ def extract_definitions(
 # ---------------------------------------------------------------- files
 
 
-def _read_notebook_cells(path: Path) -> list[tuple[str, str]]:
-    """(cell_type, source) of every cell: nbformat 4 JSON read directly (fast); other
-    versions through nbformat's converter."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError("not a notebook")
-    if data.get("nbformat", 4) != 4:
-        import nbformat
+def read_bytes(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """A file's bytes: opened without following a symbolic link, regular files only.
 
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        return [(c.cell_type, c.source) for c in nb.cells]
-    cells = []
-    for c in data.get("cells", []):
-        if not isinstance(c, dict):
+    Raises OSError with a short message (a link, a FIFO, a device, too large ...).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(e.errno, "a symbolic link; not read") from None
+        raise OSError(e.errno, e.strerror or "cannot be opened") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file; not read")
+        if st.st_nlink > 1:
+            raise OSError(errno.EMLINK, "a hard link to another file; not read")
+        if st.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {max_bytes / 2**20:g} MB; not read")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise OSError(errno.EFBIG, f"larger than {max_bytes / 2**20:g} MB; not read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _strip_name(name: str, messages: list[str]) -> list[str]:
+    return [m.removeprefix(f"{name}: ") for m in messages]
+
+
+def _load_notebook(path: Path) -> tuple[list[Source], list[LoadProblem], list[str]]:
+    try:
+        data = read_bytes(path)
+    except OSError as e:
+        return [], [LoadProblem(path.name, f"unreadable notebook: {e.strerror}")], []
+    nb, msgs = read_notebook(path.name, data)
+    if nb is None:
+        return [], [LoadProblem(path.name, m) for m in _strip_name(path.name, msgs)], []
+    sources: list[Source] = []
+    problems: list[LoadProblem] = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
             continue
-        src = c.get("source", "")
-        if isinstance(src, list):
-            src = "".join(str(x) for x in src)
-        cells.append((str(c.get("cell_type", "")), str(src)))
-    return cells
+        s, p = extract_definitions(
+            cell["source"], f"{path.name}, cell {i}", f"{path.name}[cell {i}]"
+        )
+        sources += s
+        problems += p
+    return sources, problems, msgs
 
 
 def load_notebook(path: Path) -> tuple[list[Source], list[LoadProblem]]:
     """Definitions of one notebook's code cells."""
-    sources: list[Source] = []
-    problems: list[LoadProblem] = []
-    try:
-        cells = _read_notebook_cells(path)
-    except Exception as e:  # noqa: BLE001 - any unreadable notebook is reported
-        return [], [LoadProblem(path.name, f"unreadable notebook: {type(e).__name__}: {e}")]
-    for i, (ctype, src) in enumerate(cells):
-        if ctype != "code":
-            continue
-        s, p = extract_definitions(src, f"{path.name}, cell {i}", f"{path.name}[cell {i}]")
-        sources += s
-        problems += p
+    sources, problems, _ = _load_notebook(path)
     return sources, problems
+
+
+def _load_module(path: Path) -> tuple[list[Source], list[LoadProblem], list[str]]:
+    try:
+        text, msgs = decode_text(path.name, read_bytes(path))
+    except OSError as e:
+        return [], [LoadProblem(path.name, f"unreadable file: {e.strerror}")], []
+    s, p = extract_definitions(text, path.name, path.name)
+    if p:
+        p = [LoadProblem(x.origin, x.message.replace("cell skipped", "file skipped")) for x in p]
+    return s, p, msgs
 
 
 def load_module(path: Path) -> tuple[list[Source], list[LoadProblem]]:
     """Definitions of one ``.py`` module."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        return [], [LoadProblem(path.name, f"unreadable file: {e}")]
-    s, p = extract_definitions(text, path.name, path.name)
-    if p:
-        p = [LoadProblem(x.origin, x.message.replace("cell skipped", "file skipped")) for x in p]
-    return s, p
+    sources, problems, _ = _load_module(path)
+    return sources, problems
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -340,7 +371,7 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     seen: set[Path] = set()
     uniq = []
     for p in out:
-        r = p.resolve()
+        r = Path(os.path.abspath(p))  # not resolve(): a link must not stand for its target
         if r not in seen:
             seen.add(r)
             uniq.append(p)
@@ -385,12 +416,12 @@ def load_submission(paths: str | Path | Sequence[str | Path]) -> Submission:
     sub.kind = "notebook" if any(f.suffix == ".ipynb" for f in files) else "module"
     per_file: dict[str, tuple[list[Source], list[LoadProblem]]] = {}
     for f in files:
-        if not f.exists():
+        if not f.exists() and not f.is_symlink():
             per_file[f.stem] = ([], [LoadProblem(f.name, "file not found")])
-        elif f.suffix == ".ipynb":
-            per_file[f.stem] = load_notebook(f)
-        else:
-            per_file[f.stem] = load_module(f)
+            continue
+        s, p, notes = _load_notebook(f) if f.suffix == ".ipynb" else _load_module(f)
+        per_file[f.stem] = (s, p)
+        sub.notes += notes
     stems = {f.stem for f in files}
     parents = {f.resolve().parent for f in files if f.suffix == ".py"}
     if len(parents) == 1:
@@ -436,10 +467,12 @@ def import_notebook(path: str | Path, into: dict[str, Any] | None = None) -> typ
     public names too.
     """
     p = Path(path)
-    sources, problems = load_notebook(p) if p.suffix == ".ipynb" else load_module(p)
+    sources, problems, notes = _load_notebook(p) if p.suffix == ".ipynb" else _load_module(p)
     mod = types.ModuleType(p.stem)
     mod.__file__ = str(p)
     sys.modules.setdefault(p.stem, mod)
+    for note in notes:
+        print(f"import_notebook: {note}", file=sys.stderr)
     for prob in problems:
         print(f"import_notebook: {prob}", file=sys.stderr)
     for s in sources:

@@ -15,6 +15,12 @@ save_model...}}``. The config rebuilds the model:
 - TwoLayerNet (modular): input_dim, hidden_dim, num_classes
 - TwoLayerNet (the stand-alone net, which has ``train`` and ``predict``): input_size,
   hidden_size, output_size
+
+``load_model`` reads files that may be hostile (the grader loads students' models): before
+any array is loaded it checks the archive from its headers alone -- the member names, every
+``.npy`` header (numeric dtypes only, no objects), that each member's shape matches its size,
+the total size against a cap and the members' compression ratios -- so that a crafted file
+(a zip bomb, a header that lies about its shape) is refused without using its memory.
 """
 
 # The API (and reproducible runs after np.random.seed) use numpy's global random state.
@@ -22,9 +28,12 @@ save_model...}}``. The config rebuilds the model:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import stat
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +41,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT", "ModelFileError", "SavedModel", "load_model", "model_config", "save_model"]
+__all__ = [
+    "FORMAT",
+    "MAX_MODEL_BYTES",
+    "ModelFileError",
+    "SavedModel",
+    "check_archive",
+    "load_model",
+    "model_config",
+    "save_model",
+]
 
 FORMAT = 1
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
@@ -42,6 +60,14 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "StandaloneTwoLayerNet": ("input_size", "hidden_size", "output_size"),
 }
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
+#: Default cap on the arrays of a saved model, uncompressed (the course's nets need < 10 MB).
+MAX_MODEL_BYTES = 64 * 2**20
+_MAX_MEMBERS = 256
+_MAX_CENTRAL_DIRECTORY = 2**20
+_MAX_HEADER = 10_000  # as numpy's own default for .npy headers
+#: deflate cannot compress better than about 1032:1; a member claiming more lies
+_MAX_RATIO = 1100
+_MEMBER = re.compile(r"(meta|param/[A-Za-z_][A-Za-z0-9_]{0,63}|bn/\d{1,4}/running_(mean|var))\.npy")
 
 
 class ModelFileError(ValueError):
@@ -296,14 +322,141 @@ def _validate(
             )
 
 
-def load_model(path: str | os.PathLike) -> SavedModel:
-    """Read and validate a file written by save_model (never unpickles anything)."""
-    where = str(path)
+def _read_file(path: str | os.PathLike, where: str, max_bytes: int) -> bytes:
+    """The file's bytes (a regular file, opened without blocking, at most ``max_bytes``)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)  # FileNotFoundError is the caller's
     try:
-        with np.load(path, allow_pickle=False) as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(where, "not a saved model: not a regular file")
+        if st.st_size > max_bytes:
+            raise _fail(where, f"not a saved model: larger than {max_bytes} bytes")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(min(st.st_size, max_bytes) + 1)
+        if len(data) > max_bytes:
+            raise _fail(where, f"not a saved model: larger than {max_bytes} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _end_record(data: bytes, where: str) -> None:
+    """Refuse what zipfile would trust blindly: zip64 records, many members, a huge directory."""
+    tail_start = max(0, len(data) - (65535 + 22))
+    i = data.rfind(b"PK\x05\x06", tail_start)
+    if i < 0 or len(data) < i + 22:
+        raise _fail(where, "not a saved model (.npz without pickles): not a zip archive")
+    _, disk, cd_disk, _, entries, cd_size, cd_offset, _ = struct.unpack(
+        "<4s4H2LH", data[i : i + 22]
+    )
+    if i >= 20 and data[i - 20 : i - 16] == b"PK\x06\x07":
+        raise _fail(where, "not a saved model: a zip64 archive")
+    if disk or cd_disk or entries == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
+        raise _fail(where, "not a saved model: a multi-disk or zip64 archive")
+    if entries > _MAX_MEMBERS or cd_size > _MAX_CENTRAL_DIRECTORY:
+        raise _fail(where, f"not a saved model: {entries} entries ({cd_size} bytes of directory)")
+
+
+def _npy_header(f: Any, name: str, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header length) of the .npy member open as ``f`` (header bytes only)."""
+    head = io.BytesIO(f.read(_MAX_HEADER + 16))
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(head)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(head, max_header_size=_MAX_HEADER)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(head, max_header_size=_MAX_HEADER)
+        else:
+            raise ValueError(f".npy format version {version} is not supported")
+    except (ValueError, TypeError, SyntaxError, EOFError) as error:
+        raise _fail(where, f"not a saved model: {name}: {error}") from error
+    if not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise _fail(where, f"not a saved model: {name}: shape {shape} is not valid")
+    return tuple(shape), dtype, head.tell()
+
+
+def check_archive(data: bytes, where: str = "model", max_bytes: int = MAX_MODEL_BYTES) -> None:
+    """Raise ModelFileError unless ``data`` is an .npz that ``np.load`` can read within
+    ``max_bytes`` of arrays: expected member names only, numeric .npy headers (the 'meta'
+    string aside) whose shapes match their members' sizes, plausible compression. Reads
+    headers only; no array is loaded."""
+    _end_record(data, where)
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error) as error:
+        raise _fail(where, f"not a saved model (.npz without pickles): {error}") from error
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > _MAX_MEMBERS:
+            raise _fail(where, f"not a saved model: {len(infos)} entries")
+        seen: set[str] = set()
+        total = 0
+        for info in infos:
+            name = info.filename
+            if not _MEMBER.fullmatch(name) or name in seen:
+                raise _fail(where, f"not a saved model: unexpected entry {name[:80]!r}")
+            seen.add(name)
+            if info.flag_bits & 0x1:
+                raise _fail(where, f"not a saved model: {name} is encrypted")
+            size, packed = info.file_size, info.compress_size
+            total += size
+            if total > max_bytes:
+                raise _fail(where, f"the arrays take more than {max_bytes} bytes uncompressed")
+            if info.compress_type == zipfile.ZIP_STORED:
+                plausible = packed == size
+            elif info.compress_type == zipfile.ZIP_DEFLATED:
+                plausible = (
+                    size <= _MAX_RATIO * packed + 1024 and packed <= size + size // 100 + 1024
+                )
+            else:
+                raise _fail(
+                    where, f"not a saved model: {name} uses compression {info.compress_type}"
+                )
+            if not plausible or info.header_offset + packed > len(data):
+                raise _fail(
+                    where,
+                    f"not a saved model: {name} claims {size} bytes from {packed} compressed bytes",
+                )
+            try:
+                with zf.open(info) as f:
+                    shape, dtype, header = _npy_header(f, name, where)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+                if isinstance(error, ModelFileError):
+                    raise
+                raise _fail(where, f"not a saved model: {name}: {error}") from error
+            if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+                raise _fail(where, f"not a saved model: {name} holds objects or records")
+            if name == "meta.npy":
+                if dtype.kind != "U" or shape != ():
+                    raise _fail(where, "'meta' is not a JSON string")
+            elif dtype.kind not in "biufc":
+                raise _fail(where, f"not a saved model: {name} has dtype {dtype}, not numbers")
+            count = 1
+            for d in shape:
+                count *= d
+            if count * dtype.itemsize != size - header:
+                raise _fail(
+                    where,
+                    f"not a saved model: {name} declares shape {shape} of {dtype} "
+                    f"({count * dtype.itemsize} bytes) but holds {size - header} bytes",
+                )
+
+
+def load_model(path: str | os.PathLike, max_bytes: int = MAX_MODEL_BYTES) -> SavedModel:
+    """Read and validate a file written by save_model (never unpickles anything).
+
+    The archive is checked from its headers (:func:`check_archive`) before any array is
+    loaded; ``max_bytes`` caps the arrays' total size (uncompressed) and the file's size.
+    """
+    where = str(path)
+    data = _read_file(path, where, max_bytes)
+    check_archive(data, where, max_bytes)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
         raise _fail(where, f"not a saved model (.npz without pickles): {error}") from error
     if "meta" not in arrays:

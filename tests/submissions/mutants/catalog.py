@@ -198,8 +198,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "ignores the batch statistics",
         (
-            "return _normalize_backward(dxhat, xhat, std, 0), dgamma, dbeta",
-            "return dxhat / std, dgamma, dbeta",
+            "dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
+            "dx = dxhat / std",
         ),
     ),
     _m(
@@ -208,8 +208,10 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "statistics over the batch, as batchnorm",
         (
-            'xhat, _, std = _normalize(x, 1, ln_param.get("eps", 1e-5))',
-            'xhat, _, std = _normalize(x, 0, ln_param.get("eps", 1e-5))',
+            "    xc = x - x.mean(axis=1, keepdims=True)\n"
+            "    std = np.sqrt((xc**2).mean(axis=1, keepdims=True)",
+            "    xc = x - x.mean(axis=0, keepdims=True)\n"
+            "    std = np.sqrt((xc**2).mean(axis=0, keepdims=True)",
         ),
     ),
     _m(
@@ -217,7 +219,11 @@ MUTANTS: tuple[Mutant, ...] = (
         "layernorm_backward",
         L,
         "dx = dout * gamma / std",
-        ("dx = _normalize_backward(dout * gamma, xhat, std, 1)", "dx = dout * gamma / std"),
+        (
+            "        - dxhat.mean(axis=1, keepdims=True)\n"
+            "        - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)\n",
+            "",
+        ),
     ),
     _m(
         "sbn_reshape_without_transpose",
@@ -246,8 +252,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "normalises each channel alone",
         (
-            "xhat, _, std = _normalize(x.reshape(n, G, -1), 2,",
-            "xhat, _, std = _normalize(x.reshape(n, c, -1), 2,",
+            "groups = x.reshape(n, G, -1)",
+            "groups = x.reshape(n, c, -1)",
         ),
     ),
     _m(
@@ -312,8 +318,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "windows always step by 1",
         (
-            "patch = xp[:, :, _window(i, stride, h_out), _window(j, stride, w_out)]",
-            "patch = xp[:, :, _window(i, 1, h_out), _window(j, 1, w_out)]",
+            "r, c = i * stride, j * stride\n                    window = xp[",
+            "r, c = i, j\n                    window = xp[",
         ),
     ),
     _m(
@@ -322,8 +328,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "true convolution (kernel flipped)",
         (
-            "np.tensordot(patch, w[:, :, i, j], axes=([1], [1]))",
-            "np.tensordot(patch, w[:, :, hh - 1 - i, ww - 1 - j], axes=([1], [1]))",
+            "out[k, m, i, j] = np.sum(window * w[m]) + b[m]",
+            "out[k, m, i, j] = np.sum(window * w[m, :, ::-1, ::-1]) + b[m]",
         ),
     ),
     _m(
@@ -331,7 +337,10 @@ MUTANTS: tuple[Mutant, ...] = (
         "conv_forward_naive",
         L,
         "bias not added",
-        ("out = out.transpose(0, 3, 1, 2) + b[:, None, None]", "out = out.transpose(0, 3, 1, 2)"),
+        (
+            "out[k, m, i, j] = np.sum(window * w[m]) + b[m]",
+            "out[k, m, i, j] = np.sum(window * w[m])",
+        ),
     ),
     _m(
         "conv_backward_pad_slice",
@@ -353,8 +362,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "assumes stride == pool size",
         (
-            "x[:, :, _window(i, stride, h_out), _window(j, stride, w_out)]",
-            "x[:, :, _window(i, ph, h_out), _window(j, pw, w_out)]",
+            "r, c = i * stride, j * stride\n                    out[k, m, i, j] = np.max(",
+            "r, c = i * ph, j * pw\n                    out[k, m, i, j] = np.max(",
         ),
     ),
     _m(
@@ -363,8 +372,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "= instead of += where windows overlap",
         (
-            "dx[:, :, rows, cols] += dout * (argmax == i * pw + j)",
-            "dx[:, :, rows, cols] = dout * (argmax == i * pw + j)",
+            "dx[k, m, r + di, c + dj] += dout[k, m, i, j]",
+            "dx[k, m, r + di, c + dj] = dout[k, m, i, j]",
         ),
     ),
     _m(
@@ -373,8 +382,8 @@ MUTANTS: tuple[Mutant, ...] = (
         L,
         "spreads dout as average pooling",
         (
-            "dx[:, :, rows, cols] += dout * (argmax == i * pw + j)",
-            "dx[:, :, rows, cols] += dout / (ph * pw)",
+            "dx[k, m, r + di, c + dj] += dout[k, m, i, j]",
+            "dx[k, m, r : r + ph, c : c + pw] += dout[k, m, i, j] / (ph * pw)",
         ),
     ),
     # ---- sandwiches -------------------------------------------------------------------
@@ -394,8 +403,8 @@ MUTANTS: tuple[Mutant, ...] = (
         U,
         "relu gradient forgotten",
         (
-            "return conv_backward_naive(relu_backward(ds, relu_cache), conv_cache)",
-            "return conv_backward_naive(ds, conv_cache)",
+            "return conv_backward_fast(relu_backward(ds, relu_cache), conv_cache)",
+            "return conv_backward_fast(ds, conv_cache)",
         ),
     ),
     # ---- update rules -----------------------------------------------------------------
@@ -492,8 +501,8 @@ MUTANTS: tuple[Mutant, ...] = (
         C,
         "reg * sum(W**2) without the 1/2",
         (
-            'loss += 0.5 * self.reg * _l2(p, ["W1", "W2"])',
-            'loss += self.reg * _l2(p, ["W1", "W2"])',
+            'loss += 0.5 * self.reg * float(sum(np.sum(p[k] ** 2) for k in ["W1", "W2"]))',
+            'loss += self.reg * float(sum(np.sum(p[k] ** 2) for k in ["W1", "W2"]))',
         ),
     ),
     _m(
@@ -629,7 +638,6 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
 )
-
 
 
 def apply(mutant: Mutant, source: str) -> str:

@@ -1,0 +1,1 @@
+../../../nnkit/notebooks.py

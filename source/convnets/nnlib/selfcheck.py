@@ -1,0 +1,1 @@
+../../../nnlib/selfcheck.py

@@ -1,0 +1,1 @@
+../../../nnkit/policy.py
