@@ -171,7 +171,7 @@ def _meaning(rule: Rule, what: str, labels: list[str]) -> str:
         if rule.kind == "backward":
             return (
                 "the gradients agree with central differences of the forward pass "
-                f"{rule.pair} as API.md defines it (your forward pass is not involved)"
+                f"{rule.pair} as the API defines it (your forward pass is not involved)"
             )
         return "the gradients agree with central differences of your own loss"
     if what == "state":
@@ -184,7 +184,7 @@ def _meaning(rule: Rule, what: str, labels: list[str]) -> str:
     if what == "in_place":
         return "the config dict passed in holds the defaults and the new state after the call"
     if what == "init":
-        return "parameters drawn as API.md says (names, shapes, dtype, zeros/ones, draw order)"
+        return "parameters drawn as the API says (names, shapes, dtype, zeros/ones, draw order)"
     raise ValueError(what)
 
 
@@ -230,7 +230,7 @@ def _ref_call(fn: Any, *args: Any) -> Any:
 #
 # A ReLU whose input is within rounding of 0, or a pooling window whose two largest values
 # are that close, makes the gradient jump: two correct implementations (other summation
-# orders, float32) can land on different sides. API.md: graders avoid ties. For rows with
+# orders, float32) can land on different sides. docs/api.md: graders avoid ties. For rows with
 # ``kinks``, a draw is kept only if the reference's compared outputs (float64) are smooth
 # around it: moving every float input by a relative +-1e-6 along a random direction (16x
 # float32's rounding of a sum, far less than any real bug) leaves a second difference
@@ -492,7 +492,7 @@ def _run_backward(student: Any, rng: np.random.Generator, rule: Rule, check: Che
                     float(np.sum(grad * v)),
                     f"{rule.api} d{name}",
                     desc,
-                    f"{fwd.api} (API.md's)",
+                    f"{fwd.api} (the API's)",
                 )
     else:
         raise ValueError(check.what)

@@ -1,6 +1,6 @@
 """The rule table: one row per graded API name, the single source of the hidden suites.
 
-Every row says, for one API name of ``shared/API.md``: its inputs and outputs, the legal
+Every row says, for one API name of ``docs/api.md``: its inputs and outputs, the legal
 values of its parameters with their boundary values (falsy 0s, the smallest sizes, a batch of
 one, one layer, one group, odd strides and paddings), the dtypes it must keep, which arguments
 must stay unmodified, which state it updates, the tolerance of its comparisons (with the

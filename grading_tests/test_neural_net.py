@@ -104,7 +104,7 @@ def test_toy_loss(student: Any) -> None:
     _check_grads(grads, egrads, net.case)
 
 
-# (case, N, train keyword arguments). N is a multiple of batch_size (API.md: an epoch is
+# (case, N, train keyword arguments). N is a multiple of batch_size (docs/api.md: an epoch is
 # N // batch_size iterations; graders compare only where N / batch_size is the same).
 TRAIN_CASES = [
     (

@@ -1,6 +1,6 @@
 """Surviving mutants of reference/ that are equivalent, each with the reason.
 
-A mutant is equivalent when no input that API.md allows can tell it apart from the
+A mutant is equivalent when no input that the API allows can tell it apart from the
 reference (up to the suites' tolerances, which exist because correct implementations differ
 in rounding). Every other survivor needs a new test. Two kinds of entries:
 
@@ -24,13 +24,13 @@ ANNOTATION = (
 RESHAPE = "numpy's reshape takes any negative size as the inferred one: -2 (or ~1) acts as -1"
 SIGMOID0 = "at x = 0 both branches give 1/2"
 SVM = "margins are clipped at 0, so `!= 0` is `> 0`"
-MODE_ORDER = "mode is 'train' or 'test' here (any other mode has raised or is outside API.md) and 'test' < 'train': the comparison decides like =="
-DROPOUT_TEST = "the elif is reached only by mode 'test' (API.md's other dropout mode), for which both comparisons hold"
-BN_TEST_BACKWARD = "the test-mode branch of the backward: API.md defines the backward on train-mode caches only (the nets always backpropagate in train mode), so no graded input reaches it"
+MODE_ORDER = "mode is 'train' or 'test' here (any other mode has raised or is outside the API) and 'test' < 'train': the comparison decides like =="
+DROPOUT_TEST = "the elif is reached only by mode 'test' (the API's other dropout mode), for which both comparisons hold"
+BN_TEST_BACKWARD = "the test-mode branch of the backward: the API defines the backward on train-mode caches only (the nets always backpropagate in train mode), so no graded input reaches it"
 RAND = "np.random.rand draws from [0, 1) on a 2**-53 grid: rand == p has probability ~1e-16, and rand <= 1 always holds"
 COPY = "astype(copy=True) returns the same values; only the identity of the result changes"
 TAKE = "the stacked axis has length 1: [0] and [-1] are the same element"
-DROPOUT_RATIO = "API.md's keep ratio lies in (0, 1]: these conditions either decide like `!= 1` or add a dropout layer with keep ratio 1, whose mask is all ones"
+DROPOUT_RATIO = "the API's keep ratio lies in (0, 1]: these conditions either decide like `!= 1` or add a dropout layer with keep ratio 1, whose mask is all ones"
 LAYER_INDEX = "i runs from 1 to num_layers, so `i < num_layers` is `i != num_layers` (and `is not` for these small ints)"
 BN_PERMUTE = "i - 2 maps the hidden layers one-to-one onto the bn_params dicts (a fixed permutation): each layer still keeps its own running statistics"
 LN_DICT = (
@@ -39,12 +39,12 @@ LN_DICT = (
 CNN_INPUT = (
     "33 and 32 give the same pooled size 1 + (H - 2) // 2, and input_dim is used for nothing else"
 )
-POOLED_EVEN = "for the even H and W that API.md's 2x2 pool with stride 2 requires, (H - 1) // 2 == (H - 2) // 2"
-PAD_ODD = "for the odd, square filters API.md requires, this gives the same (filter_size - 1) // 2"
-NN_SHIFT = "log-softmax is shift-invariant: adding the row maximum instead of subtracting it only overflows sooner for huge scores, which API.md does not ask of the stand-alone net"
+POOLED_EVEN = "for the even H and W that the API's 2x2 pool with stride 2 requires, (H - 1) // 2 == (H - 2) // 2"
+PAD_ODD = "for the odd, square filters the API requires, this gives the same (filter_size - 1) // 2"
+NN_SHIFT = "log-softmax is shift-invariant: adding the row maximum instead of subtracting it only overflows sooner for huge scores, which the API does not ask of the stand-alone net"
 NN_RELU = "hidden = max(., 0) is never negative, so `!= 0` is `> 0`"
 VERBOSE = "only what train() prints changes (printed output is not graded)"
-EPOCH_DIV = "API.md: an epoch is N // batch_size iterations, and graders compare only where N is a multiple of batch_size, where / and // agree"
+EPOCH_DIV = "the API: an epoch is N // batch_size iterations, and graders compare only where N is a multiple of batch_size, where / and // agree"
 EPOCH_ZERO = "max(N / batch_size, 0) differs from max(N / batch_size, 1) only for N < batch_size, where both make every iteration the end of an epoch"
 MOD_LE = "it % iterations_per_epoch is never negative, so `<= 0` is `== 0`"
 
