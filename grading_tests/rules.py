@@ -532,14 +532,16 @@ CONV = (
     Param("kernel", (3, 3), ((1, 1), (3, 1), (5, 5)), "kernel height x width"),
     Param("stride", 1, (2, 3), "stride"),
     Param("pad", 1, (0, 2, 3), "zero padding on every side"),
-    Param("out", (3, 2), ((1, 1),), "output height x width"),
+    # 2x3: an even output height (the default's is odd, its width even)
+    Param("out", (3, 2), ((1, 1), (2, 3)), "output height x width"),
 )
 POOL = (
     Param("N", 2, (1,), "batch size"),
     Param("C", 2, (1,), "channels"),
     Param("window", (2, 2), ((1, 1), (3, 2)), "pool height x width"),
     Param("stride", 2, (1, 3), "stride (1: overlapping windows; 3: an unused border)"),
-    Param("out", (2, 3), ((1, 1), (3, 3)), "output height x width"),
+    # 3x2: an even output width (the default's is odd, its height even)
+    Param("out", (2, 3), ((1, 1), (3, 3), (3, 2)), "output height x width"),
 )
 CONV_RELU = (
     Param("N", 2, (1,), "batch size"),
@@ -1186,6 +1188,10 @@ RULES: tuple[Rule, ...] = (
             Extra(
                 "train, one minibatch per epoch (histories and parameters)",
                 "the same with N = batch_size: accuracies and decay after every iteration",
+            ),
+            Extra(
+                "train, a minibatch larger than the training set (histories and parameters)",
+                "the same with N < batch_size: an epoch is still one iteration",
             ),
             Extra(
                 "train, the default settings (histories and parameters)",
