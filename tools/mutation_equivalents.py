@@ -29,7 +29,7 @@ DROPOUT_TEST = "the elif is reached only by mode 'test' (the API's other dropout
 BN_TEST_BACKWARD = "the test-mode branch of the backward: the API defines the backward on train-mode caches only (the nets always backpropagate in train mode), so no graded input reaches it"
 RAND = "np.random.rand draws from [0, 1) on a 2**-53 grid: rand == p has probability ~1e-16, and rand <= 1 always holds"
 COPY = "astype(copy=True) returns the same values; only the identity of the result changes"
-TAKE = "the stacked axis has length 1: [0] and [-1] are the same element"
+PAD_BATCH = "an extra zero example padded after the batch: the loops read the N real examples only, the output's shape uses N, and the cache keeps x, not the padded copy"
 DROPOUT_RATIO = "the API's keep ratio lies in (0, 1]: these conditions either decide like `!= 1` or add a dropout layer with keep ratio 1, whose mask is all ones"
 LAYER_INDEX = "i runs from 1 to num_layers, so `i < num_layers` is `i != num_layers` (and `is not` for these small ints)"
 BN_PERMUTE = "i - 2 maps the hidden layers one-to-one onto the bn_params dicts (a fixed permutation): each layer still keeps its own running statistics"
@@ -41,11 +41,11 @@ CNN_INPUT = (
 )
 POOLED_EVEN = "for the even H and W that the API's 2x2 pool with stride 2 requires, (H - 1) // 2 == (H - 2) // 2"
 PAD_ODD = "for the odd, square filters the API requires, this gives the same (filter_size - 1) // 2"
+PAD_FLOAT = "for the odd filters the API requires, the pad comes out right but as a float (1.0 for a 3x3 filter), and the conv layer the net's sandwich calls (nnlib's conv_forward_fast, not student code) reads int(conv_param['pad'])"
 NN_SHIFT = "log-softmax is shift-invariant: adding the row maximum instead of subtracting it only overflows sooner for huge scores, which the API does not ask of the stand-alone net"
 NN_RELU = "hidden = max(., 0) is never negative, so `!= 0` is `> 0`"
 VERBOSE = "only what train() prints changes (printed output is not graded)"
-EPOCH_DIV = "the API: an epoch is N // batch_size iterations, and graders compare only where N is a multiple of batch_size, where / and // agree"
-EPOCH_ZERO = "max(N / batch_size, 0) differs from max(N / batch_size, 1) only for N < batch_size, where both make every iteration the end of an epoch"
+EPOCH_DIV = "the API: an epoch is max(N // batch_size, 1) iterations, and graders compare histories only where N is a multiple of batch_size or smaller than it, where max(N / batch_size, 1) gives the same epochs (cs231n's own code divides with /)"
 MOD_LE = "it % iterations_per_epoch is never negative, so `<= 0` is `== 0`"
 
 EQUIVALENT: dict[str, str] = {
@@ -81,10 +81,14 @@ EQUIVALENT: dict[str, str] = {
     'classifiers.py|ThreeLayerConvNet.loss|core/NumberReplacer|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|2': PAD_ODD,
     # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 0) // 2}
     'classifiers.py|ThreeLayerConvNet.loss|core/NumberReplacer|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|5': PAD_ODD,
+    # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) / 2}
+    'classifiers.py|ThreeLayerConvNet.loss|core/ReplaceBinaryOperator_FloorDiv_Div|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|0': PAD_FLOAT,
     # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] | 1) // 2}
     'classifiers.py|ThreeLayerConvNet.loss|core/ReplaceBinaryOperator_Sub_BitOr|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|0': PAD_ODD,
     # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] ^ 1) // 2}
     'classifiers.py|ThreeLayerConvNet.loss|core/ReplaceBinaryOperator_Sub_BitXor|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|0': PAD_ODD,
+    # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] / 1) // 2}
+    'classifiers.py|ThreeLayerConvNet.loss|core/ReplaceBinaryOperator_Sub_Div|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|0': PAD_FLOAT,
     # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] // 1) // 2}
     'classifiers.py|ThreeLayerConvNet.loss|core/ReplaceBinaryOperator_Sub_FloorDiv|conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}|0': PAD_ODD,
     # -> conv_param = {"stride": 1, "pad": (p["W1"].shape[2] * 1) // 2}
@@ -157,6 +161,8 @@ EQUIVALENT: dict[str, str] = {
     'layers.py|batchnorm_backward|core/ReplaceComparisonOperator_Eq_Lt|if mode == "test":|0': BN_TEST_BACKWARD,
     # -> if mode >= "train":
     'layers.py|batchnorm_forward|core/ReplaceComparisonOperator_Eq_GtE|if mode == "train":|0': MODE_ORDER,
+    # -> xp = np.pad(x, ((0, 1), (0, 0), (pad, pad), (pad, pad)))
+    "layers.py|conv_forward_naive|core/NumberReplacer|xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))|2": PAD_BATCH,
     # -> return (dout * mask).astype(dout.dtype, copy=True)
     "layers.py|dropout_backward|core/ReplaceFalseWithTrue|return (dout * mask).astype(dout.dtype, copy=False)|0": COPY,
     # -> elif mode >= "test":
@@ -169,8 +175,6 @@ EQUIVALENT: dict[str, str] = {
     "layers.py|dropout_forward|core/ReplaceComparisonOperator_Lt_LtE|mask = (np.random.rand(*x.shape) < p) / p|0": RAND,
     # -> out = (x * mask).astype(x.dtype, copy=True)
     "layers.py|dropout_forward|core/ReplaceFalseWithTrue|out = (x * mask).astype(x.dtype, copy=False)|0": COPY,
-    # -> out = np.take_along_axis(windows, argmax[None], axis=0)[ -1]
-    "layers.py|max_pool_forward_naive|core/NumberReplacer|out = np.take_along_axis(windows, argmax[None], axis=0)[0]|3": TAKE,
     # -> out = np.where(x > 0, 1 / (1 + z), z / (1 + z))
     "layers.py|sigmoid_forward|core/ReplaceComparisonOperator_GtE_Gt|out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))|0": SIGMOID0,
     # -> flat = dout.transpose(0, 2, 3, 1).reshape(- 2, c)
@@ -181,22 +185,22 @@ EQUIVALENT: dict[str, str] = {
     "layers.py|spatial_batchnorm_forward|core/NumberReplacer|flat = x.transpose(0, 2, 3, 1).reshape(-1, c)|8": RESHAPE,
     # -> flat = x.transpose(0, 2, 3, 1).reshape(~1, c)
     "layers.py|spatial_batchnorm_forward|core/ReplaceUnaryOperator_USub_Invert|flat = x.transpose(0, 2, 3, 1).reshape(-1, c)|0": RESHAPE,
-    # -> dx = _normalize_backward(dxhat, xhat.reshape(n, G, - 2), std, 2)
-    "layers.py|spatial_groupnorm_backward|core/NumberReplacer|dx = _normalize_backward(dxhat, xhat.reshape(n, G, -1), std, 2)|0": RESHAPE,
     # -> dxhat = (dout * gamma.reshape(1, - 2, 1, 1)).reshape(n, G, -1)
     "layers.py|spatial_groupnorm_backward|core/NumberReplacer|dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, -1)|2": RESHAPE,
     # -> dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, - 2)
     "layers.py|spatial_groupnorm_backward|core/NumberReplacer|dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, -1)|8": RESHAPE,
-    # -> dx = _normalize_backward(dxhat, xhat.reshape(n, G, ~1), std, 2)
-    "layers.py|spatial_groupnorm_backward|core/ReplaceUnaryOperator_USub_Invert|dx = _normalize_backward(dxhat, xhat.reshape(n, G, -1), std, 2)|0": RESHAPE,
+    # -> xhat = xhat.reshape(n, G, - 2)
+    "layers.py|spatial_groupnorm_backward|core/NumberReplacer|xhat = xhat.reshape(n, G, -1)|0": RESHAPE,
     # -> dxhat = (dout * gamma.reshape(1, ~1, 1, 1)).reshape(n, G, -1)
     "layers.py|spatial_groupnorm_backward|core/ReplaceUnaryOperator_USub_Invert|dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, -1)|0": RESHAPE,
     # -> dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, ~1)
     "layers.py|spatial_groupnorm_backward|core/ReplaceUnaryOperator_USub_Invert|dxhat = (dout * gamma.reshape(1, -1, 1, 1)).reshape(n, G, -1)|1": RESHAPE,
-    # -> xhat, _, std = _normalize(x.reshape(n, G, - 2), 2, gn_param.get("eps", 1e-5))
-    'layers.py|spatial_groupnorm_forward|core/NumberReplacer|xhat, _, std = _normalize(x.reshape(n, G, -1), 2, gn_param.get("eps", 1e-5))|0': RESHAPE,
-    # -> xhat, _, std = _normalize(x.reshape(n, G, ~1), 2, gn_param.get("eps", 1e-5))
-    'layers.py|spatial_groupnorm_forward|core/ReplaceUnaryOperator_USub_Invert|xhat, _, std = _normalize(x.reshape(n, G, -1), 2, gn_param.get("eps", 1e-5))|0': RESHAPE,
+    # -> xhat = xhat.reshape(n, G, ~1)
+    "layers.py|spatial_groupnorm_backward|core/ReplaceUnaryOperator_USub_Invert|xhat = xhat.reshape(n, G, -1)|0": RESHAPE,
+    # -> groups = x.reshape(n, G, - 2)
+    "layers.py|spatial_groupnorm_forward|core/NumberReplacer|groups = x.reshape(n, G, -1)|0": RESHAPE,
+    # -> groups = x.reshape(n, G, ~1)
+    "layers.py|spatial_groupnorm_forward|core/ReplaceUnaryOperator_USub_Invert|groups = x.reshape(n, G, -1)|0": RESHAPE,
     # -> positive = (margins != 0).astype(x.dtype)
     "layers.py|svm_loss|core/ReplaceComparisonOperator_Gt_NotEq|positive = (margins > 0).astype(x.dtype)|0": SVM,
     # -> shifted = scores + scores.max(axis=1, keepdims=True)
@@ -213,12 +217,10 @@ EQUIVALENT: dict[str, str] = {
     "neural_net.py|TwoLayerNet.train|core/NumberReplacer|if verbose and it % 100 == 0:|2": VERBOSE,
     # -> if verbose and it % 100 == -1:
     "neural_net.py|TwoLayerNet.train|core/NumberReplacer|if verbose and it % 100 == 0:|3": VERBOSE,
-    # -> iterations_per_epoch = max(num_train / batch_size, 0)
-    "neural_net.py|TwoLayerNet.train|core/NumberReplacer|iterations_per_epoch = max(num_train / batch_size, 1)|1": EPOCH_ZERO,
     # -> if verbose or it % 100 == 0:
     "neural_net.py|TwoLayerNet.train|core/ReplaceAndWithOr|if verbose and it % 100 == 0:|0": VERBOSE,
-    # -> iterations_per_epoch = max(num_train // batch_size, 1)
-    "neural_net.py|TwoLayerNet.train|core/ReplaceBinaryOperator_Div_FloorDiv|iterations_per_epoch = max(num_train / batch_size, 1)|0": EPOCH_DIV,
+    # -> iterations_per_epoch = max(num_train / batch_size, 1)
+    "neural_net.py|TwoLayerNet.train|core/ReplaceBinaryOperator_FloorDiv_Div|iterations_per_epoch = max(num_train // batch_size, 1)|0": EPOCH_DIV,
     # -> if verbose and it + 100 == 0:
     "neural_net.py|TwoLayerNet.train|core/ReplaceBinaryOperator_Mod_Add|if verbose and it % 100 == 0:|0": VERBOSE,
     # -> if verbose and it & 100 == 0:
