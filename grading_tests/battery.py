@@ -234,7 +234,7 @@ def _ref_call(fn: Any, *args: Any) -> Any:
 #
 # A ReLU whose input is within rounding of 0, or a pooling window whose two largest values
 # are that close, makes the gradient jump: two correct implementations (other summation
-# orders, float32) can land on different sides. API.md: graders avoid ties. For rows with
+# orders, float32) can land on different sides. docs/api.md: graders avoid ties. For rows with
 # ``kinks``, a draw is kept only if the reference's compared outputs (float64) are smooth
 # around it: moving every float input by a relative +-1e-6 along a random direction (16x
 # float32's rounding of a sum, far less than any real bug) leaves a second difference
@@ -496,7 +496,7 @@ def _run_backward(student: Any, rng: np.random.Generator, rule: Rule, check: Che
                     float(np.sum(grad * v)),
                     f"{rule.api} d{name}",
                     desc,
-                    f"{fwd.api} (API.md's)",
+                    f"{fwd.api} (the API's)",
                 )
     else:
         raise ValueError(check.what)

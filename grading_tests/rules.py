@@ -1,6 +1,6 @@
 """The rule table: one row per graded API name, the single source of the hidden suites.
 
-Every row says, for one API name of ``shared/API.md``: its inputs and outputs, the legal
+Every row says, for one API name of ``docs/api.md``: its inputs and outputs, the legal
 values of its parameters with their boundary values (falsy 0s, the smallest sizes, a batch of
 one, one layer, one group, odd strides and paddings), the dtypes it must keep, which arguments
 must stay unmodified, which state it updates, the tolerance of its comparisons (with the
@@ -540,14 +540,16 @@ CONV = (
     Param("kernel", (3, 3), ((1, 1), (3, 1), (5, 5)), "kernel height x width"),
     Param("stride", 1, (2, 3), "stride"),
     Param("pad", 1, (0, 2, 3), "zero padding on every side"),
-    Param("out", (3, 2), ((1, 1),), "output height x width"),
+    # 2x3: an even output height (the default's is odd, its width even)
+    Param("out", (3, 2), ((1, 1), (2, 3)), "output height x width"),
 )
 POOL = (
     Param("N", 2, (1,), "batch size"),
     Param("C", 2, (1,), "channels"),
     Param("window", (2, 2), ((1, 1), (3, 2)), "pool height x width"),
     Param("stride", 2, (1, 3), "stride (1: overlapping windows; 3: an unused border)"),
-    Param("out", (2, 3), ((1, 1),), "output height x width"),
+    # 3x2: an even output width (the default's is odd, its height even)
+    Param("out", (2, 3), ((1, 1), (3, 3), (3, 2)), "output height x width"),
 )
 CONV_RELU = (
     Param("N", 2, (1,), "batch size"),
@@ -997,6 +999,7 @@ RULES: tuple[Rule, ...] = (
         ref_layers.max_pool_forward_naive,
         back="max_pool_backward_naive",
         unmodified=("x", "pool_param"),
+        combos=(("overlapping windows, output 3x3", {"stride": 1, "out": (3, 3)}),),
         assignments=CONV_A,
     ),
     _bwd(
@@ -1215,6 +1218,14 @@ RULES: tuple[Rule, ...] = (
             Extra(
                 "train, momentum 0.9 and learning-rate decay 0.5 (histories and parameters)",
                 "the same with momentum and a strong decay",
+            ),
+            Extra(
+                "train, one minibatch per epoch (histories and parameters)",
+                "the same with N = batch_size: accuracies and decay after every iteration",
+            ),
+            Extra(
+                "train, a minibatch larger than the training set (histories and parameters)",
+                "the same with N < batch_size: an epoch is still one iteration",
             ),
             Extra(
                 "train, the default settings (histories and parameters)",

@@ -104,8 +104,9 @@ def test_toy_loss(student: Any) -> None:
     _check_grads(grads, egrads, net.case)
 
 
-# (case, N, train keyword arguments). N is a multiple of batch_size (API.md: an epoch is
-# N // batch_size iterations; graders compare only where N / batch_size is the same).
+# (case, N, train keyword arguments). N is a multiple of batch_size or smaller than it
+# (docs/api.md: an epoch is max(N // batch_size, 1) iterations; graders compare only where
+# max(N / batch_size, 1) is the same).
 TRAIN_CASES = [
     (
         "plain SGD",
@@ -130,6 +131,16 @@ TRAIN_CASES = [
             "num_iters": 11,
             "batch_size": 4,
         },
+    ),
+    (
+        "one minibatch per epoch",
+        8,
+        {"learning_rate": 0.1, "learning_rate_decay": 0.7, "num_iters": 6, "batch_size": 8},
+    ),
+    (
+        "a minibatch larger than the training set",
+        6,
+        {"learning_rate": 0.1, "learning_rate_decay": 0.7, "num_iters": 5, "batch_size": 8},
     ),
     ("the default settings", 400, {}),
 ]

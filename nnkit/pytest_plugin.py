@@ -254,7 +254,6 @@ def pytest_collection_modifyitems(
     state = config.stash[_STATE]
     points_cache: dict[Path, dict[str, float]] = {}
     errors: list[str] = []
-    names_seen: dict[str, int] = {}
     module_apis: dict[str, set[str]] = {}
     graded: list[pytest.Item] = []
     for item in items:
@@ -278,9 +277,7 @@ def pytest_collection_modifyitems(
             errors.append(f"{item.nodeid}: kind {kind!r} of {name!r} is not one of {KINDS}")
             continue
         item.stash[_KIND] = kind
-        k = names_seen.get(name, 0) + 1
-        names_seen[name] = k
-        item.stash[_NAME] = name if k == 1 else f"{name} ({k})"
+        item.stash[_NAME] = name
         item.stash[_POINTS] = 0.0 if kind == "bonus" else points[api]
         module_apis.setdefault(Path(str(item.path)).stem, set()).add(api)
         graded.append(item)
@@ -289,6 +286,7 @@ def pytest_collection_modifyitems(
         state.errors.append(text)
         raise pytest.UsageError(text)
     if state.plan is None:
+        _number_duplicates(graded)
         return
     keep = state.plan.selector(module_apis)
     kept, dropped = [], []
@@ -308,6 +306,18 @@ def pytest_collection_modifyitems(
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    _number_duplicates([i for i in kept if i.stash.get(_NAME, None) is not None])
+
+
+def _number_duplicates(items: list[pytest.Item]) -> None:
+    """Among the tests that run, a name used again gets " (2)", " (3)", ..."""
+    seen: dict[str, int] = {}
+    for item in items:
+        name = item.stash[_NAME]
+        k = seen.get(name, 0) + 1
+        seen[name] = k
+        if k > 1:
+            item.stash[_NAME] = f"{name} ({k})"
 
 
 @pytest.fixture

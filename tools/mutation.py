@@ -13,7 +13,8 @@ is equivalent (no legal input of the API tells it apart), or be killed by a new 
 Usage (from the repository root)::
 
     python tools/mutation.py full   [--report docs/mutation-report.md] [--workdir DIR]
-    python tools/mutation.py sample [--size 24]      # the fixed CI sample; exit 1 on a new survivor
+                                    [--resume [--rerun-survivors]]  # continue DIR's session
+    python tools/mutation.py sample [--size 40]      # the fixed CI sample; exit 1 on a new survivor
     python tools/mutation.py test SUBMISSION_DIR     # cosmic-ray's test command (one mutant)
 
 Mutants are generated (``cosmic-ray init``) and applied (``cosmic_ray.mutating.
@@ -202,6 +203,18 @@ def grade_in_process(sub: Path) -> tuple[str, str]:
     return "incompetent", f"{GRADING_ERROR} (pytest exit code {code})\n{output}"
 
 
+# SIGTERM while a mutant is graded: pytest would catch the SystemExit as an error of a test
+# (a false kill), so the grade finishes, its result is dropped, and the run stops after it
+_TERM = {"grading": False, "requested": False}
+
+
+def _on_sigterm(*_: Any) -> None:
+    if _TERM["grading"]:
+        _TERM["requested"] = True
+    else:
+        sys.exit(143)
+
+
 def run_mutants(session: Path, picked: list[Mutant], progress: bool = True) -> dict[str, Any]:
     """Apply each mutant with cosmic-ray (``use_mutation``), grade it in this process, and
     store the result in the session database (pending work only: a run can be resumed)."""
@@ -225,7 +238,11 @@ def run_mutants(session: Path, picked: list[Mutant], progress: bool = True) -> d
                 if after is None:
                     result = WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
                 else:
-                    outcome, output = grade_in_process(Path(spec.module_path).parent)
+                    _TERM["grading"] = True
+                    try:
+                        outcome, output = grade_in_process(Path(spec.module_path).parent)
+                    finally:
+                        _TERM["grading"] = False
                     diff = "\n".join(
                         difflib.unified_diff(
                             before.splitlines(), after.splitlines(), lineterm="", n=0
@@ -237,6 +254,8 @@ def run_mutants(session: Path, picked: list[Mutant], progress: bool = True) -> d
                         output=output,
                         diff=diff,
                     )
+            if _TERM["requested"]:  # the mutation is undone; this grade is not trusted
+                sys.exit(143)
             db.set_result(m.item.job_id, result)
             done[m.item.job_id] = result
             if progress and (n % 25 == 0 or n == len(todo)):
@@ -520,7 +539,7 @@ def run_full(
     workdir: Path, report_path: Path, resume: bool = False, rerun_survivors: bool = False
 ) -> int:
     """Every mutant. With ``resume`` an existing workdir's session continues where it
-    stopped (the report's time then counts this run only)."""
+    stopped (the report's time adds up the runs of the session)."""
     session = workdir / "session.sqlite"
     sub = workdir / "sub" / "reference"
     if not (resume and session.exists() and sub.exists()):
@@ -532,11 +551,20 @@ def run_full(
     if rerun_survivors:
         forget(session, [m for m, _ in classify(found, results(session))["survived"]])
     start = time.monotonic()
-    res = run_mutants(session, found)
-    seconds = time.monotonic() - start
-    text = report(found, res, seconds, "Mutation report: reference/ vs the hidden suites")
-    report_path.write_text(text, encoding="utf-8")
-    print(text.split("\n## ")[0])
+    try:
+        run_mutants(session, found)
+    finally:
+        # an interrupted run (SIGTERM, Ctrl-C) still counts its time and reports what is
+        # done (the rest as "not run"); --resume continues it
+        res = results(session)
+        clock = workdir / "seconds.json"  # grading time over every run of this session
+        seconds = time.monotonic() - start
+        if resume and clock.exists():
+            seconds += json.loads(clock.read_text())["seconds"]
+        clock.write_text(json.dumps({"seconds": seconds}))
+        text = report(found, res, seconds, "Mutation report: reference/ vs the hidden suites")
+        report_path.write_text(text, encoding="utf-8")
+        print(text.split("\n## ")[0], flush=True)
     return 1 if classify(found, res)["survived"] else 0
 
 
@@ -568,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     # a terminated run still puts the mutated file back (use_mutation's with-block)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_full = sub.add_parser("full", help="every mutant; writes the report")
@@ -579,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rerun-survivors", action="store_true", help="with --resume: grade survivors again"
     )
     p_sample = sub.add_parser("sample", help="the fixed CI sample; exit 1 on a new survivor")
-    p_sample.add_argument("--size", type=int, default=24)
+    p_sample.add_argument("--size", type=int, default=40)
     p_sample.add_argument("--report", type=Path, default=None)
     p_sample.add_argument("--workdir", type=Path, default=None)
     p_test = sub.add_parser("test", help="cosmic-ray's test command for one mutated copy")

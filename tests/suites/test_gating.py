@@ -68,15 +68,17 @@ def test_gate_zero_values_zero_properties_and_json_round_trip() -> None:
 # Sabotaged functions: their properties hold, their values do not -> 0 for the name
 # ---------------------------------------------------------------------------------------
 
-SABOTAGE: dict[str, tuple[str, str, str]] = {
-    # api: (file, code appended to the reference file, the property that would pay)
+SABOTAGE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # api: (file, code appended to the reference file, the properties that would pay: every
+    # kind of property check -- inputs unchanged, numeric gradient, training reduces the
+    # loss -- is gated by at least one row)
     "relu_forward": (
         "layers.py",
         "_relu_forward = relu_forward\n"
         "def relu_forward(x):\n"
         "    out, cache = _relu_forward(x)\n"
         "    return out + 1.0, cache\n",
-        "inputs not modified",
+        ("inputs not modified",),
     ),
     "affine_backward": (
         "layers.py",
@@ -86,18 +88,18 @@ SABOTAGE: dict[str, tuple[str, str, str]] = {
         "    return 2 * out, cache\n"
         "def affine_backward(dout, cache):\n"
         "    return tuple(2 * g for g in _ab(dout, cache))\n",
-        "dout and cache not modified",
+        ("dout and cache not modified",),
     ),
     "softmax_loss": (
         "layers.py",
         "def softmax_loss(x, y):\n    return 0.0, np.zeros_like(x)\n",
-        "numeric gradient",
+        ("inputs not modified", "numeric gradient"),
     ),
     "adam": (
         "optim.py",
         "def adam(w, dw, config=None):\n"
         "    return w - 1e-3 * dw, {} if config is None else config\n",
-        "inputs not modified",
+        ("inputs not modified",),
     ),
     "FullyConnectedNet": (
         "classifiers.py",
@@ -111,7 +113,7 @@ SABOTAGE: dict[str, tuple[str, str, str]] = {
         "        if y is None:\n"
         "            return 2 * out\n"
         "        return 2 * out[0], {k: 2 * v for k, v in out[1].items()}\n",
-        "numeric gradient",
+        ("inputs not modified", "numeric gradient"),
     ),
     "neural_net.TwoLayerNet": (
         "neural_net.py",
@@ -125,14 +127,14 @@ SABOTAGE: dict[str, tuple[str, str, str]] = {
         "        if y is None:\n"
         "            return 2 * out\n"
         "        return 2 * out[0], {k: 2 * v for k, v in out[1].items()}\n",
-        "numeric gradient",
+        ("inputs not modified", "numeric gradient", "train reduces the loss"),
     ),
 }
 
 
 @pytest.mark.parametrize("key", list(SABOTAGE))
 def test_a_sabotaged_function_gets_zero_for_its_name(key: str, tmp_path: Path) -> None:
-    file, code, prop = SABOTAGE[key]
+    file, code, props = SABOTAGE[key]
     api = key.removeprefix("neural_net.")
     pkg = tmp_path / "reference"
     shutil.copytree(REFERENCE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -146,7 +148,8 @@ def test_a_sabotaged_function_gets_zero_for_its_name(key: str, tmp_path: Path) -
     assert mine, key
     assert sum(t.score for t in mine) == 0, [(t.name, t.score) for t in mine if t.score]
     gated = [t for t in mine if t.kind == "property" and "paid 0%" in t.output]
-    assert any(prop in t.name for t in gated), [(t.name, t.output) for t in mine]
+    for prop in props:
+        assert any(prop in t.name for t in gated), (prop, [(t.name, t.output) for t in mine])
     assert all(t.kind == "value" or t.score == 0 for t in mine)
 
 
