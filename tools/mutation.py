@@ -13,6 +13,7 @@ is equivalent (no legal input of the API tells it apart), or be killed by a new 
 Usage (from the repository root)::
 
     python tools/mutation.py full   [--report docs/mutation-report.md] [--workdir DIR]
+                                    [--resume] [--only optim.py classifiers.py ...]
                                     [--resume [--rerun-survivors]]  # continue DIR's session
     python tools/mutation.py sample [--size 40]      # the fixed CI sample; exit 1 on a new survivor
     python tools/mutation.py test SUBMISSION_DIR     # cosmic-ray's test command (one mutant)
@@ -593,6 +594,7 @@ def run_sample(workdir: Path, size: int, report_path: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global FILES
     import signal
 
     # a terminated run still puts the mutated file back (use_mutation's with-block)
@@ -604,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     p_full.add_argument("--workdir", type=Path, default=None)
     p_full.add_argument("--resume", action="store_true", help="continue the workdir's session")
     p_full.add_argument(
+        "--only", nargs="+", choices=FILES, help="mutate only these reference files"
+    )
+    p_full.add_argument(
         "--rerun-survivors", action="store_true", help="with --resume: grade survivors again"
     )
     p_sample = sub.add_parser("sample", help="the fixed CI sample; exit 1 on a new survivor")
@@ -613,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     p_test = sub.add_parser("test", help="cosmic-ray's test command for one mutated copy")
     p_test.add_argument("submission", type=Path)
     args = parser.parse_args(argv)
+    if getattr(args, "only", None):  # a partial run (e.g. after one file changed)
+        FILES = tuple(f for f in FILES if f in args.only)
     if args.cmd == "test":
         return run_test(args.submission)
     workdir = args.workdir
