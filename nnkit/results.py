@@ -60,7 +60,10 @@ class TestResult:
 
     @property
     def passed(self) -> bool:
-        """Full points, nothing taken away; a policy entry never passes (even at 0/0)."""
+        """Full points, nothing taken away; a policy entry never passes (even at 0/0), and a
+        bonus passes only when it earned something."""
+        if self.kind == "bonus":
+            return self.score > 0
         return self.score >= self.max_score and self.score >= 0 and not self.is_policy
 
     @property

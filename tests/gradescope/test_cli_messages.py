@@ -122,6 +122,8 @@ def test_results_json_follows_the_spec() -> None:
                 5,
                 "best_model_digits: held-out accuracy 0.9593 >= 0.95 (270 digits examples)",
             ),
+            TestResult("best_model_cifar10: bonus, none", 0, 0, kind="bonus"),
+            TestResult("best_model_cifar10: bonus, 2", 2, 0, kind="bonus"),
         ],
         messages=["a note"],
         execution_time=2.2,
@@ -133,7 +135,9 @@ def test_results_json_follows_the_spec() -> None:
     assert status["affine_forward: policy"] == ("failed", "visible")
     assert status["affine_forward: shapes"] == ("passed", "after_published")
     assert status["affine_backward: dx"] == ("failed", "after_published")
-    assert doc["execution_time"] == 3 and doc["output"] == "a note" and doc["score"] == 5
+    assert status["best_model_cifar10: bonus, none"][0] == "failed"  # nothing earned
+    assert status["best_model_cifar10: bonus, 2"][0] == "passed"
+    assert doc["execution_time"] == 3 and doc["output"] == "a note" and doc["score"] == 7
     assert doc["leaderboard"] == [{"name": "digits accuracy", "value": 0.9593, "order": "desc"}]
     due = res.to_gradescope(score=4.5, visibility="after_due_date")
     assert due["score"] == 4.5
