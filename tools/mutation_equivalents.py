@@ -24,6 +24,7 @@ ANNOTATION = (
 RESHAPE = "numpy's reshape takes any negative size as the inferred one: -2 (or ~1) acts as -1"
 SIGMOID0 = "at x = 0 both branches give 1/2"
 SVM = "margins are clipped at 0, so `!= 0` is `> 0`"
+CATEGORY_ORDER = "category is 'classification' or 'regression' here (any other has raised in __init__) and 'classification' < 'regression': >= decides like =="
 MODE_ORDER = "mode is 'train' or 'test' here (any other mode has raised or is outside the API) and 'test' < 'train': the comparison decides like =="
 DROPOUT_TEST = "the elif is reached only by mode 'test' (the API's other dropout mode), for which both comparisons hold"
 BN_TEST_BACKWARD = "the test-mode branch of the backward: the API defines the backward on train-mode caches only (the nets always backpropagate in train mode), so no graded input reaches it"
@@ -49,6 +50,8 @@ EPOCH_DIV = "the API: an epoch is max(N // batch_size, 1) iterations, and grader
 MOD_LE = "it % iterations_per_epoch is never negative, so `<= 0` is `== 0`"
 
 EQUIVALENT: dict[str, str] = {
+    # -> if self.category >= "regression":
+    'classifiers.py|FullyConnectedNet.loss|core/ReplaceComparisonOperator_Eq_GtE|if self.category == "regression":|0': CATEGORY_ORDER,
     # -> self.use_dropout = dropout_keep_ratio != 2
     "classifiers.py|FullyConnectedNet.__init__|core/NumberReplacer|self.use_dropout = dropout_keep_ratio != 1|0": DROPOUT_RATIO,
     # -> self.use_dropout = dropout_keep_ratio != 0
