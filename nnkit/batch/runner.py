@@ -245,12 +245,7 @@ def run_batch(config: BatchConfig, stream: TextIO | None = None) -> BatchSummary
     cfg = config.resolved()
     assert cfg.out_dir is not None
     stream = stream or sys.stderr
-    if not cfg.root.is_dir():
-        raise UsageError(
-            f"no submissions: {cfg.root} is not a folder; collect them first (nbgrader collect, "
-            "or copy them to <submitted>/<student>/<assignment>/)"
-        )
-    subs = discover(cfg.root, cfg.assignment)
+    subs = discover(cfg.root, cfg.assignment) if cfg.root.is_dir() else []
     if cfg.students is not None:
         subs = [s for s in subs if s.student in cfg.students]
     if not subs:
