@@ -19,7 +19,7 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from nnkit.course import publish
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission
 from nnkit.execution import execute_notebooks
 

@@ -4,7 +4,7 @@
     NNKIT_DATA=DIR .venv/bin/python benchmarks/bench_regression.py --dataset california
 
 For one regression data set it runs the code of the fully_connected notebook's regression
-section (the cells' source, taken from nnkit/course/content/fully_connected.py, with the
+section (the cells' source, read from source/fully_connected/DeepNetworks.ipynb, with the
 reference implementations in place of the student's) and scores on the held-out split
 (nnkit.heldout, as grading_tests/test_thresholds.py does):
 
@@ -32,6 +32,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+DEEP = ROOT / "source" / "fully_connected" / "DeepNetworks.ipynb"
+
+
+def regression_cells() -> list[str]:
+    """The regression exercise's code cells: data, baselines, trainer, then the solution."""
+    from nnkit.course.notebook import code_between
+
+    return code_between(DEEP, "best_fc_model", "train_regression_model")
 
 
 #: (label, text of the solution, replacement): other settings, to see the spread of nets
@@ -92,11 +100,11 @@ def _heldout_rmse(ns: dict, predict, X: np.ndarray, y: np.ndarray) -> float:
 
 def measure(dataset: str, seeds: int) -> list[tuple[str, float]]:
     """(label, held-out RMSE) rows for one data set."""
-    from nnkit.course.content import fully_connected as content
     from nnkit.heldout import load_heldout
 
+    *setup, solution = regression_cells()
     ns = _namespace(dataset)
-    for cell in (content.REG_DATA, content.REG_BASELINES, content.REG_TRAINER):
+    for cell in setup:
         exec(cell, ns)
     X, y = load_heldout(dataset)
     rows = [
@@ -106,7 +114,6 @@ def measure(dataset: str, seeds: int) -> list[tuple[str, float]]:
             _heldout_rmse(ns, lambda Z: ns["with_bias"](Z) @ ns["linear_coef"], X, y),
         ),
     ]
-    solution = content.REG_SOLUTION
     assert solution.count("np.random.seed(0)") == 1
     for seed in range(seeds):
         start = time.monotonic()
@@ -134,10 +141,10 @@ def resplits(count: int) -> list[tuple[float, float]]:
     """(linear, reference net) RMSE on ``count`` random re-splits of all diabetes rows
     (public and held-out together: 67 scored, 50 validation, the rest training), to see
     whether the net's advantage over linear regression is larger than the noise."""
-    from nnkit.course.content import fully_connected as content
     from nnkit.heldout import load_heldout
     from nnlib.data import load_bundled
 
+    *setup, solution = regression_cells()
     X, y = load_bundled("diabetes")
     Xh, yh = load_heldout("diabetes")
     X, y = np.r_[X, Xh], np.r_[y, yh]
@@ -149,9 +156,9 @@ def resplits(count: int) -> list[tuple[float, float]]:
         split.update(X_test=X[val], y_test=y[val])
         ns = _namespace("diabetes")
         ns["load_dataset"] = lambda name, split=split: split
-        for cell in (content.REG_DATA, content.REG_BASELINES, content.REG_TRAINER):
+        for cell in setup:
             exec(cell, ns)
-        exec(content.REG_SOLUTION.replace("np.random.seed(0)", f"np.random.seed({r})"), ns)
+        exec(solution.replace("np.random.seed(0)", f"np.random.seed({r})"), ns)
         model = ns["reg_model"]
         linear = _heldout_rmse(
             ns, lambda Z, ns=ns: ns["with_bias"](Z) @ ns["linear_coef"], X[scored], y[scored]

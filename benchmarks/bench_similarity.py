@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission
 from nnkit.similarity import similarity
 

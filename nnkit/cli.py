@@ -26,7 +26,10 @@ from nnkit.sandbox import isolation
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("nnkit.grade_cli", "grade a submission (or a class folder) with the hidden suites"),
     "demo": ("nnkit.demo", "end-to-end demo on the bundled offline data"),
-    "build-notebooks": ("nnkit.course.build_notebooks", "regenerate source/<a>/ notebooks"),
+    "sync-notebooks": (
+        "nnkit.course.source_notebooks",
+        "refresh what is generated in source/<a>/ (solutions, checklists, README)",
+    ),
     "release": ("nnkit.course.release", "nbgrader generate_assignment + leak checks"),
     "autograde": ("nnkit.course.autograde", "grade an assignment's submissions into the course"),
     "doctor": ("nnkit.doctor", "which sandbox layers this host offers and what they guarantee"),

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from nnkit.course import submissions as S
 from nnkit.course.autograde import StudentGrade, autograde, gradebook_scores
-from nnkit.course.build_notebooks import ASSIGNMENTS, ROOT
 from nnkit.course.release import generate, make_course, verify_release
+from nnkit.course.source_notebooks import ASSIGNMENTS, ROOT
 
 #: Realistic bugs per assignment: student -> (solution cell, text in the reference code,
 #: its buggy replacement, what the bug is).

@@ -23,7 +23,7 @@ from nnkit.batch.discover import Submission, is_batch_root
 from nnkit.batch.outputs import as_result, gradescope_doc
 from nnkit.batch.task import GradeTask, make_task, run_task
 from nnkit.batch.triage import CourseIndex
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.datasets import DataSetting, load_setting
 from nnkit.errors import UsageError
 from nnkit.grade import ASSIGNMENT_APIS

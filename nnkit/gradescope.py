@@ -36,7 +36,7 @@ from typing import Any
 
 from nnkit.batch.outputs import gradescope_doc
 from nnkit.batch.task import run_task
-from nnkit.course.build_notebooks import ASSIGNMENTS, ROOT
+from nnkit.course.source_notebooks import ASSIGNMENTS, ROOT
 from nnkit.datasets import DataSetting, load_setting
 from nnkit.errors import UsageError
 from nnkit.grade_cli import course_index, single_task
@@ -224,7 +224,7 @@ def build_zip(
     if not _notebooks(source):
         raise UsageError(
             f"no source notebooks of {assignment} (in {course / 'source'} or the kit); run "
-            f"`nnkit build-notebooks {assignment}`"
+            f"`nnkit sync-notebooks {assignment}`"
         )
     entries: list[tuple[str, bytes, int]] = [
         ("setup.sh", SETUP_SH.encode(), 0o755),

@@ -194,7 +194,7 @@ def _ensure_course_assignments(course_root: Path, assignments: set[str]) -> None
     """The gradebook knows every course assignment graded here (its cells come from
     ``generate_assignment``); assignments outside the course need nothing."""
     from nnkit.course.autograde import ensure_assignment
-    from nnkit.course.build_notebooks import ASSIGNMENTS
+    from nnkit.course.source_notebooks import ASSIGNMENTS
 
     if (course_root / "nbgrader_config.py").is_file():
         for a in sorted(assignments & set(ASSIGNMENTS)):

@@ -3,7 +3,7 @@
 The course's own flow on top of :mod:`nnkit.batch` (the same tasks, sandbox and outputs as
 ``nnkit grade submitted/``): every submitted notebook is executed in the sandbox (outputs and
 plots for the formgrader and feedback), graded by the hidden suites in the sandbox, and every
-grade cell listed in the course table (``build_notebooks.grade_cells``) gets its score in the
+grade cell listed in the course table (``source_notebooks.grade_cells``) gets its score in the
 gradebook: ``points * earned / possible`` over the engine tests of the API names the cell
 stands for, or over the numeric answers it checks. Manually graded cells are left to the
 formgrader. Plain ``nbgrader autograde`` is refused by the course config
@@ -23,9 +23,9 @@ from nnkit.errors import UsageError
 from nnkit.results import SubmissionResult
 from nnkit.staging import read_tree, write_tree
 
-from .build_notebooks import ASSIGNMENTS
 from .release import ReleaseError, course_dir, run_nbgrader
 from .scoring import CellScore, StudentGrade, score_cells
+from .source_notebooks import ASSIGNMENTS
 
 COURSE_ID = "nnkit"
 

@@ -14,7 +14,7 @@ from nbformat.notebooknode import NotebookNode
 
 from grading_tests import rules
 
-from .notebook import NotebookSpec, _cell_id
+from .notebook import NotebookSpec, cell_id
 
 FILENAME = "CHECKLIST.md"
 HEADING = "What the grader checks"
@@ -69,5 +69,5 @@ def assignment_text(assignment: str, specs: list[NotebookSpec]) -> str:
 def notebook_cell(spec: NotebookSpec) -> NotebookNode:
     """The last cell of a notebook: its checklist (plain markdown, no nbgrader metadata)."""
     cell = nbformat.v4.new_markdown_cell(notebook_text(spec).rstrip())
-    cell["id"] = _cell_id(spec.assignment, spec.name, "checklist")
+    cell["id"] = cell_id(spec.assignment, spec.name, "checklist")
     return cell

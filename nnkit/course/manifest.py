@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nnkit.course.build_notebooks import ASSIGNMENTS, ROOT, notebook_specs
+from nnkit.course.source_notebooks import ASSIGNMENTS, ROOT, notebook_specs
 from nnkit.intake import CourseIndex
 
 #: The manifest's place in the student library.

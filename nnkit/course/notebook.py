@@ -1,9 +1,20 @@
-"""Building blocks of the generated nbgrader source notebooks.
+"""Source notebooks: the course table read out of them, and their generated parts.
 
-The solution code of every exercise is taken from ``reference/`` (one truth): for each
-function, its signature and docstring stay visible to students and its body becomes an
-nbgrader solution region, which ``generate_assignment`` replaces by a stub that raises
-NotImplementedError. Methods of a class are split the same way, one region per method.
+The instructor's source of an assignment is ``source/<a>/*.ipynb``, edited in Jupyter. The
+kit reads three kinds of cells (everything else is prose, checks and experiments):
+
+* **reference cells** (cell metadata ``nnkit``: ``reference`` (the module), ``names``,
+  optionally ``provided`` (given whole) and ``task`` (for the README)): solution cells whose code is
+  generated from ``reference/`` (one truth): every function keeps its signature and docstring
+  and its body becomes an nbgrader solution region, which ``generate_assignment`` replaces by
+  a stub; methods of a class are split the same way. A new one is written as a cell whose
+  whole source is the directive ``# nnkit: reference <module> <name> [<name> ...]``;
+* **graded test cells** (nbgrader "Autograder tests"): the first line of the hidden region,
+  ``# nnkit-hidden-suite: <names> (<what>)``, says which API names (or numeric answers, or
+  saved models) make up the cell's score;
+* **graded written answers** (nbgrader manually graded markdown cells).
+
+The last cell of every notebook (metadata ``nnkit.generated``) is its generated checklist.
 """
 
 from __future__ import annotations
@@ -13,8 +24,8 @@ import hashlib
 import importlib
 import inspect
 import re
-import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 import nbformat
@@ -24,9 +35,23 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: Written into every hidden region; tests assert that it never reaches students.
 HIDDEN_TAG = "nnkit-hidden-suite"
+#: What a graded test cell's tag line says after its names -> the kind of the cell.
+KIND_NOTES = {
+    "graded outside the kernel by the nnkit hidden suites": "engine",
+    "checked outside the kernel by nnkit": "answer",
+    "the saved model is evaluated by nnkit on held-out data": "threshold",
+}
+_TAG_LINE = re.compile(rf"^#\s*{HIDDEN_TAG}:\s*(?P<names>.+?)(?:\s+\((?P<note>[^()]*)\))?\s*$")
+_DIRECTIVE = re.compile(r"^#\s*nnkit:\s*reference\s+(?P<module>[\w.]+)\s+(?P<names>[\w\s,]+)$")
+_HEADING = re.compile(r"^#{1,3} (.+)$", flags=re.M)
 
 
-def _cell_id(*parts: str) -> str:
+class SourceError(ValueError):
+    """A source notebook that the kit cannot read (the message names the cell)."""
+
+
+def cell_id(*parts: str) -> str:
+    """A stable cell id made of names (for cells the kit writes)."""
     return hashlib.sha1("/".join(parts).encode()).hexdigest()[:12]
 
 
@@ -140,7 +165,7 @@ def solution_source(
 
 
 # -------------------------------------------------------------------------------------------
-# Cells
+# Reading a source notebook
 # -------------------------------------------------------------------------------------------
 
 
@@ -150,152 +175,203 @@ class GradeCell:
 
     cell_id: str
     points: float
-    #: API names whose hidden-suite tests make up this cell's score ("engine" cells), or the
-    #: names of numeric answers checked on the trusted side ("answer" cells).
+    #: API names whose hidden-suite tests make up this cell's score ("engine" cells), the
+    #: names of numeric answers ("answer") or of saved models ("threshold").
     names: tuple[str, ...] = ()
     kind: str = "engine"  # "engine" | "answer" | "manual" | "threshold"
 
 
 @dataclass
 class NotebookSpec:
-    """A notebook under construction."""
+    """What the kit reads from one source notebook."""
 
     assignment: str
     name: str
     cells: list[NotebookNode] = field(default_factory=list)
     grade_cells: list[GradeCell] = field(default_factory=list)
-    emitted: set[str] = field(default_factory=set)
     #: What students fill in, in notebook order: (grade id of the cell, what to write there).
     todos: list[tuple[str, str]] = field(default_factory=list)
     #: grade id -> the heading of the notebook section the cell is in (for the README).
     sections: dict[str, str] = field(default_factory=dict)
-    _section: str = ""
+    #: the notebook whose definitions this one imports (metadata ``nnkit.continues``)
+    continues: str | None = None
 
-    def _meta(self, grade_id: str, **flags: object) -> dict:
-        nb = {
-            "grade": False,
-            "solution": False,
-            "locked": False,
-            "task": False,
-            "schema_version": 3,
-            "grade_id": grade_id,
-        }
-        nb.update(flags)
-        return {"nbgrader": nb}
 
-    def _add(self, cell: NotebookNode, key: str) -> None:
-        cell["id"] = _cell_id(self.assignment, self.name, key, str(len(self.cells)))
-        self.cells.append(cell)
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id:
-            self.sections[grade_id] = self._section
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
 
-    def md(self, text: str) -> None:
-        """Explanatory markdown (its first heading names the section of the cells below)."""
-        source = textwrap.dedent(text).strip()
-        heading = re.search(r"^#{1,3} (.+)$", source, flags=re.M)
-        if heading:
-            self._section = heading.group(1).strip()
-        self._add(nbformat.v4.new_markdown_cell(source), "md")
 
-    def code(self, src: str) -> None:
-        """An ordinary code cell (checks, experiments, plots)."""
-        self._add(nbformat.v4.new_code_cell(textwrap.dedent(src).strip()), "code")
+def nnkit_meta(cell: NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nnkit", {})
 
-    def readonly(self, grade_id: str, src: str) -> None:
-        """A locked code cell (setup that must stay as it is)."""
-        cell = nbformat.v4.new_code_cell(textwrap.dedent(src).strip())
-        cell.metadata.update(self._meta(grade_id, locked=True))
-        self._add(cell, grade_id)
 
-    def solution(self, grade_id: str, src: str, task: str | None = None) -> None:
-        """A student-editable code cell whose solution regions are stubbed in the release.
+def is_generated(cell: NotebookNode) -> bool:
+    return "generated" in nnkit_meta(cell)
 
-        task says what students write there (for the README); by default the names the cell
-        sets to None before its solution region (``best_net = None``).
-        """
-        cell = nbformat.v4.new_code_cell(src.strip())
-        cell.metadata.update(self._meta(grade_id, solution=True))
-        self._add(cell, grade_id)
-        if task is None:
-            head = src.split(BEGIN)[0]
-            names = list(dict.fromkeys(re.findall(r"^(\w+) = ", head, flags=re.M)))
-            task = "set " + ", ".join(f"`{n}`" for n in names) if names else "complete the cell"
-        self.todos.append((grade_id, task))
 
-    def reference(
-        self,
-        grade_id: str,
-        module: str,
-        names: list[str],
-        provided: set[str] = frozenset(),
-        prefix: str = "",
-        task: str | None = None,
-    ) -> None:
-        """Solution cell generated from reference source (task: see solution())."""
-        body, emitted = solution_source(module, names, provided, self.emitted)
-        self.emitted.update(emitted)
-        private = [n for n in emitted if n.startswith("_") and n not in names]
+def _tag(source: str, where: str) -> tuple[tuple[str, ...], str]:
+    """(names, kind) from a graded test cell's tag line."""
+    for line in source.splitlines():
+        m = _TAG_LINE.match(line.strip())
+        if m:
+            note = m.group("note")
+            if note is not None and note not in KIND_NOTES:
+                raise SourceError(
+                    f"{where}: '({note})' is not one of: " + "; ".join(f"({n})" for n in KIND_NOTES)
+                )
+            names = tuple(n.strip() for n in m.group("names").split(",") if n.strip())
+            return names, KIND_NOTES.get(note or "", "engine")
+    raise SourceError(
+        f"{where}: a graded test cell needs a line '# {HIDDEN_TAG}: <names> (<what>)' in its "
+        f"hidden region ({HIDDEN_BEGIN} ... {HIDDEN_END})"
+    )
+
+
+def _task(cell: NotebookNode) -> str:
+    """What students write in a solution cell (for the README)."""
+    meta = nnkit_meta(cell)
+    if "task" in meta:
+        return meta["task"]
+    if "reference" in meta:
+        return "implement " + ", ".join(f"`{n}`" for n in meta["names"])
+    head = cell.source.split(BEGIN)[0]
+    names = list(dict.fromkeys(re.findall(r"^(\w+) = ", head, flags=re.M)))
+    return "set " + ", ".join(f"`{n}`" for n in names) if names else "complete the cell"
+
+
+def read_spec(nb: NotebookNode, assignment: str, name: str) -> NotebookSpec:
+    """The course table of one source notebook (raises :class:`SourceError`)."""
+    spec = NotebookSpec(assignment, name, continues=nb.metadata.get("nnkit", {}).get("continues"))
+    section = ""
+    for cell in nb.cells:
+        if is_generated(cell):
+            continue
+        spec.cells.append(cell)
+        meta = nbgrader_meta(cell)
+        grade_id = meta.get("grade_id")
+        if cell.cell_type == "markdown" and not meta:
+            heading = _HEADING.search(cell.source)
+            section = heading.group(1).strip() if heading else section
+        if not grade_id:
+            continue
+        spec.sections[grade_id] = section
+        where = f"{name}.ipynb, cell {grade_id}"
+        if meta.get("grade"):
+            points = float(meta.get("points", 0))
+            if cell.cell_type == "markdown":
+                spec.grade_cells.append(GradeCell(grade_id, points, (), "manual"))
+                spec.todos.append((grade_id, f"answer the question in writing ({points:g} points)"))
+            else:
+                names, kind = _tag(cell.source, where)
+                spec.grade_cells.append(GradeCell(grade_id, points, names, kind))
+        elif meta.get("solution") and cell.cell_type == "code":
+            spec.todos.append((grade_id, _task(cell)))
+    return spec
+
+
+# -------------------------------------------------------------------------------------------
+# The generated parts
+# -------------------------------------------------------------------------------------------
+
+
+def _directive(cell: NotebookNode) -> dict | None:
+    """A reference directive written as the cell's whole source, as metadata."""
+    m = _DIRECTIVE.match(cell.source.strip()) if cell.cell_type == "code" else None
+    if not m:
+        return None
+    return {"reference": m.group("module"), "names": re.split(r"[\s,]+", m.group("names").strip())}
+
+
+def refresh_references(nb: NotebookNode, name: str, skip: set[str]) -> set[str]:
+    """Regenerate every reference cell of ``nb`` in place from ``reference/``.
+
+    A directive cell becomes a reference cell (metadata and an nbgrader solution region).
+    ``skip`` holds helper names already defined for this notebook; returns every name the
+    notebook's reference cells define.
+    """
+    emitted = set(skip)
+    for cell in nb.cells:
+        new = _directive(cell)
+        if new:
+            cell.metadata["nnkit"] = new
+            cell.metadata.setdefault(
+                "nbgrader",
+                {
+                    "grade": False,
+                    "grade_id": new["names"][0],
+                    "locked": False,
+                    "schema_version": 3,
+                    "solution": True,
+                    "task": False,
+                },
+            )
+        ref = nnkit_meta(cell)
+        if "reference" not in ref:
+            continue
+        where = f"{name}.ipynb, cell {nbgrader_meta(cell).get('grade_id', cell.get('id'))}"
+        try:
+            body, names = solution_source(
+                ref["reference"], ref["names"], set(ref.get("provided", ())), emitted
+            )
+        except (ImportError, KeyError) as exc:
+            raise SourceError(f"{where}: {exc}") from None
+        private = [n for n in names if n.startswith("_") and n not in ref["names"]]
         if private:
-            raise ValueError(
-                f"{module}: {', '.join(private)} would reach students as stubs; the reference "
+            raise SourceError(
+                f"{where}: {', '.join(private)} would reach students as stubs; the reference "
                 "solutions of exercises must not call private helpers"
             )
-        task = task or "implement " + ", ".join(f"`{n}`" for n in names)
-        self.solution(
-            grade_id,
-            (textwrap.dedent(prefix).strip() + "\n\n\n" + body if prefix else body),
-            task=task,
-        )
+        emitted.update(names)
+        cell.source = body
+    return emitted
 
-    def tests(
-        self,
-        grade_id: str,
-        points: float,
-        names: tuple[str, ...],
-        visible: str = "",
-        kind: str = "engine",
-        hidden: str = "",
-    ) -> None:
-        """An autograder-tests cell: visible checks plus a hidden region handing over to nnkit."""
-        note = {
-            "engine": "graded outside the kernel by the nnkit hidden suites",
-            "answer": "checked outside the kernel by nnkit",
-            "threshold": "the saved model is evaluated by nnkit on held-out data",
-        }[kind]
-        hidden_lines = [HIDDEN_BEGIN, f"# {HIDDEN_TAG}: {', '.join(names)} ({note})"]
-        if hidden:
-            hidden_lines.append(textwrap.dedent(hidden).strip())
-        hidden_lines.append(HIDDEN_END)
-        src = textwrap.dedent(visible).strip()
-        src = (src + "\n\n" if src else "") + "\n".join(hidden_lines)
-        cell = nbformat.v4.new_code_cell(src)
-        cell.metadata.update(self._meta(grade_id, grade=True, locked=True, points=points))
-        self._add(cell, grade_id)
-        self.grade_cells.append(GradeCell(grade_id, points, tuple(names), kind))
 
-    def question(self, grade_id: str, points: float, prompt: str, answer: str) -> None:
-        """An inline question (prompt, read-only) and its manually graded answer cell."""
-        self.md(prompt)
-        text = (
-            "**Your answer:**\n\n" + BEGIN + "\n\n" + textwrap.dedent(answer).strip() + "\n\n" + END
-        )
-        cell = nbformat.v4.new_markdown_cell(text)
-        cell.metadata.update(self._meta(grade_id, grade=True, solution=True, points=points))
-        self._add(cell, grade_id)
-        self.grade_cells.append(GradeCell(grade_id, points, (), "manual"))
-        self.todos.append((grade_id, f"answer the question in writing ({points:g} points)"))
+def set_generated_cell(nb: NotebookNode, kind: str, cell: NotebookNode) -> None:
+    """Replace the generated cell of ``kind`` (or append it at the end)."""
+    cell.metadata["nnkit"] = {"generated": kind}
+    nb.cells = [c for c in nb.cells if nnkit_meta(c).get("generated") != kind] + [cell]
 
-    def notebook(self) -> NotebookNode:
-        nb = nbformat.v4.new_notebook()
-        nb.nbformat_minor = 5
-        nb.metadata = {
-            "kernelspec": {
-                "display_name": "Python 3 (ipykernel)",
-                "language": "python",
-                "name": "python3",
-            },
-            "language_info": {"name": "python"},
-        }
-        nb.cells = list(self.cells)
-        return nb
+
+def read_notebook(path: Path) -> NotebookNode:
+    try:
+        return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable notebook ({exc})") from None
+
+
+def code_between(path: Path, after: str, through: str) -> list[str]:
+    """The code cells of a notebook after the cell with grade id ``after`` up to and including
+    the one with grade id ``through`` (for running one exercise's cells outside Jupyter)."""
+    out: list[str] = []
+    inside = False
+    for cell in read_notebook(path).cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if inside and cell.cell_type == "code":
+            out.append(cell.source)
+        if grade_id == through and inside:
+            return out
+        inside = inside or grade_id == after
+    raise SourceError(f"{path.name}: no cells {after!r} ... {through!r} in this order")
+
+
+def in_order(paths: list[Path]) -> list[Path]:
+    """Notebooks in the order students do them: one that continues another (notebook
+    metadata ``nnkit.continues``) comes after it, the rest by name."""
+    after = {p.stem: read_notebook(p).metadata.get("nnkit", {}).get("continues") for p in paths}
+
+    def depth(name: str | None, seen: tuple[str, ...] = ()) -> int:
+        if name is None or name in seen or name not in after:
+            return 0
+        return 1 + depth(after[name], (*seen, name))
+
+    return sorted(paths, key=lambda p: (depth(after[p.stem]), p.stem))
+
+
+def write_notebook(nb: NotebookNode, path: Path) -> bool:
+    """Write ``nb`` as Jupyter does; True if the file changed."""
+    nbformat.validate(nb)
+    text = nbformat.writes(nb) + "\n"
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True

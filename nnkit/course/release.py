@@ -23,8 +23,8 @@ import nbformat
 from nnkit.errors import UsageError
 
 from . import checklist
-from .build_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
 from .notebook import BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG
+from .source_notebooks import ASSIGNMENTS, ROOT, library_files, link_library, notebook_specs
 
 MARKERS = (BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, HIDDEN_TAG, "BEGIN MARK SCHEME")
 #: Markdown math that only renders with MathJax (a CDN script outside Jupyter): $$...$$ or
@@ -76,7 +76,7 @@ def make_course(dest: Path, assignments: list[str] | None = None, root: Path = R
     for a in assignments or ASSIGNMENTS:
         src = root / "source" / a
         if not src.is_dir():
-            raise ReleaseError(f"no source/{a}; run `nnkit build-notebooks {a}`")
+            raise ReleaseError(f"no source/{a}; run `nnkit sync-notebooks {a}`")
         target = dest / "source" / a
         if target.exists():
             shutil.rmtree(target)

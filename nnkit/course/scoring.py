@@ -13,7 +13,7 @@ from typing import Any
 from nnkit.results import SubmissionResult, TestResult
 
 from .answers import matches, read_answers
-from .build_notebooks import ASSIGNMENTS, ROOT, grade_cells
+from .source_notebooks import ASSIGNMENTS, ROOT, grade_cells
 
 
 @dataclass
@@ -76,7 +76,7 @@ def score_cells(
     assignment: str, notebooks: list[Path], result: SubmissionResult, source_root: Path = ROOT
 ) -> list[CellScore]:
     """Trusted scores of every autograded cell of the course table."""
-    table = grade_cells(assignment)
+    table = grade_cells(assignment, source_root)
     answer_names = [n for g in table.values() if g.kind == "answer" for n in g.names]
     got = read_answers(notebooks, answer_names) if answer_names else {}
     sources = sorted((source_root / "source" / assignment).glob("*.ipynb"))

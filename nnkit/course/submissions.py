@@ -14,6 +14,8 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
+from .notebook import in_order
+
 Notebooks = dict[str, NotebookNode]  # file name -> notebook
 
 
@@ -132,7 +134,7 @@ def execute(dest: Path, library: Path, timeout: int = 600) -> list[Path]:
     lib = dest / "nnlib"
     shutil.copytree(library, lib)
     try:
-        for p in sorted(dest.glob("*.ipynb"), key=_notebook_order):
+        for p in in_order(sorted(dest.glob("*.ipynb"))):
             nb = nbformat.read(str(p), as_version=4)
             NotebookClient(
                 nb,
@@ -145,14 +147,6 @@ def execute(dest: Path, library: Path, timeout: int = 600) -> list[Path]:
     finally:
         shutil.rmtree(lib)
     return sorted(dest.glob("best_model_*.npz"))
-
-
-#: Notebooks that others import run first.
-NOTEBOOK_ORDER = ("FullyConnectedNets.ipynb",)
-
-
-def _notebook_order(p: Path) -> tuple[int, str]:
-    return (0 if p.name in NOTEBOOK_ORDER else 1, p.name)
 
 
 Maker = Callable[[Notebooks], Notebooks]

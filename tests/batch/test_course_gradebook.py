@@ -10,7 +10,7 @@ import pytest
 
 from nnkit.batch.runner import BatchConfig, run_batch
 from nnkit.course.autograde import gradebook_scores
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission
 
 pytestmark = pytest.mark.batch

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnkit.batch.runner import BatchConfig, run_batch
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission
 from nnkit.errors import UsageError
 from nnkit.late import PREFIX, LatePolicy, LateRule, apply, entry, load_policy, parse_time

@@ -12,7 +12,7 @@ import pytest
 
 from nnkit.batch.gradebook import update_gradebook
 from nnkit.cli import main
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.lms import LmsError, canvas_csv, choose_id_column, match, read_grades, read_roster
 
 pytestmark = pytest.mark.batch

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nnkit.course.build_notebooks import ASSIGNMENTS
 from nnkit.course.release import generate, make_course
+from nnkit.course.source_notebooks import ASSIGNMENTS
 
 
 @pytest.fixture(scope="session")

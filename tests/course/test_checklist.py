@@ -17,7 +17,7 @@ import pytest
 
 from grading_tests import rules
 from nnkit.course import checklist
-from nnkit.course.build_notebooks import ASSIGNMENTS, ROOT, notebook_specs
+from nnkit.course.source_notebooks import ASSIGNMENTS, ROOT, notebook_specs
 from nnkit.grade import ASSIGNMENT_APIS
 
 pytestmark = pytest.mark.course

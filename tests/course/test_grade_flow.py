@@ -12,10 +12,10 @@ import pytest
 from nnkit.course import submissions as S
 from nnkit.course.answers import matches, read_answers
 from nnkit.course.autograde import autograde, grade_student, gradebook_scores
-from nnkit.course.build_notebooks import ROOT, grade_cells
 from nnkit.course.notebook import HIDDEN_BEGIN, HIDDEN_TAG
 from nnkit.course.release import _solution_lines, run_nbgrader
 from nnkit.course.scoring import score_cells
+from nnkit.course.source_notebooks import ROOT, grade_cells
 from nnkit.grade import grade
 from nnkit.results import SubmissionResult
 

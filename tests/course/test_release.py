@@ -11,18 +11,17 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from nnkit.course.build_notebooks import (
+from nnkit.course.notebook import BEGIN, HIDDEN_TAG, in_order, solution_source
+from nnkit.course.release import diff_trees, verify_release
+from nnkit.course.scoring import covers, score_cells
+from nnkit.course.source_notebooks import (
     ASSIGNMENTS,
     ROOT,
     grade_cells,
     library_files,
     notebook_specs,
-    write_notebooks,
+    sync,
 )
-from nnkit.course.notebook import BEGIN, HIDDEN_TAG, solution_source
-from nnkit.course.release import diff_trees, verify_release
-from nnkit.course.scoring import covers, score_cells
-from nnkit.course.submissions import NOTEBOOK_ORDER
 from nnkit.grade import grade
 
 pytestmark = pytest.mark.course
@@ -30,19 +29,11 @@ pytestmark = pytest.mark.course
 ABSOLUTE = re.compile(r"(/work/|/home/|/root/|/Users/|/tmp/|[A-Z]:\\\\)")
 
 
-def _order(p: Path) -> tuple[int, str]:
-    return (0 if p.name in NOTEBOOK_ORDER else 1, p.name)
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_source_notebooks_are_generated_from_reference(assignment: str, tmp_path: Path) -> None:
-    fresh = write_notebooks(assignment, tmp_path)
-    committed = sorted((ROOT / "source" / assignment).glob("*.ipynb"))
-    assert sorted(p.name for p in fresh) == [p.name for p in committed]
-    for p in fresh:
-        assert p.read_text() == (ROOT / "source" / assignment / p.name).read_text(), (
-            f"source/{assignment}/{p.name} is stale: run `nnkit build-notebooks {assignment}`"
-        )
+def test_source_notebooks_are_current(assignment: str) -> None:
+    """Reference cells hold the reference's code, checklists and README are current."""
+    stale = sync(assignment, write=False)
+    assert not stale, f"stale: {stale}; run `nnkit sync-notebooks {assignment}`"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -124,7 +115,7 @@ def test_source_notebooks_run_and_earn_full_marks(course: Path, assignment: str)
     """Top to bottom on the bundled data; then the hidden suites give the solved notebooks
     (and the models they saved) every point of every autograded cell."""
     folder = course / "source" / assignment
-    notebooks = sorted(folder.glob("*.ipynb"), key=_order)
+    notebooks = in_order(sorted(folder.glob("*.ipynb")))
     for p in notebooks:
         _execute(p, allow_errors=False)
     result = grade(notebooks, "instructor")
@@ -147,7 +138,7 @@ def test_release_notebooks_stop_at_the_first_todo(
 
     work = tmp_path / assignment
     shutil.copytree(course / "release" / assignment, work)
-    for p in sorted(work.glob("*.ipynb"), key=_order):
+    for p in in_order(sorted(work.glob("*.ipynb"))):
         with pytest.raises(CellExecutionError) as err:
             _execute(p, allow_errors=False)
         assert err.value.ename == "NotImplementedError", (

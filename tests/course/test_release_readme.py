@@ -9,30 +9,30 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnkit.course.build_notebooks import (
+from nnkit.course.notebook import SourceError, refresh_references
+from nnkit.course.release import verify_release
+from nnkit.course.source_notebooks import (
     ASSIGNMENTS,
     ROOT,
     grade_cells,
     notebook_specs,
     readme_text,
 )
-from nnkit.course.notebook import NotebookSpec
-from nnkit.course.release import verify_release
 
 pytestmark = pytest.mark.course
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_readme_is_generated_from_the_content(assignment: str) -> None:
-    text = readme_text(assignment)
+    text = readme_text(assignment, notebook_specs(assignment))
     committed = (ROOT / "source" / assignment / "README.md").read_text()
-    assert committed == text, f"source/{assignment}/README.md is stale: run build-notebooks"
+    assert committed == text, f"source/{assignment}/README.md is stale: run sync-notebooks"
     assert (ROOT / "release" / assignment / "README.md").read_text() == text
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_readme_says_what_to_fill_how_to_check_and_submit(assignment: str) -> None:
-    text = readme_text(assignment)
+    text = readme_text(assignment, notebook_specs(assignment))
     for heading in ("## Setup", "## What to fill in", "## How to check", "## How to submit"):
         assert heading in text
     assert "Python 3.10 or newer" in text
@@ -46,8 +46,9 @@ def test_readme_says_what_to_fill_how_to_check_and_submit(assignment: str) -> No
 
 
 def test_readme_mentions_model_files_only_where_a_model_is_saved() -> None:
-    assert "best_model_<dataset>.npz" in readme_text("two_layer_net")
-    assert "best_model_<dataset>.npz" not in readme_text("convnets")
+    for assignment, saves in (("two_layer_net", True), ("convnets", False)):
+        text = readme_text(assignment, notebook_specs(assignment))
+        assert ("best_model_<dataset>.npz" in text) == saves
 
 
 def test_private_reference_helpers_are_refused(
@@ -58,9 +59,10 @@ def test_private_reference_helpers_are_refused(
         'def public(x):\n    """x + 1."""\n    return _helper(x)\n'
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    nb = NotebookSpec("x", "X")
-    with pytest.raises(ValueError, match="_helper would reach students"):
-        nb.reference("cell", "nnkit_helper_demo", ["public"])
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("# nnkit: reference nnkit_helper_demo public"))
+    with pytest.raises(SourceError, match="_helper would reach students"):
+        refresh_references(nb, "X", set())
 
 
 def _copy_release(course: Path, tmp_path: Path, assignment: str) -> Path:

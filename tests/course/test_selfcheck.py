@@ -18,7 +18,7 @@ import pytest
 from nnkit.batch.discover import discover
 from nnkit.batch.task import make_task, run_task
 from nnkit.course import manifest
-from nnkit.course.build_notebooks import ROOT, library_files
+from nnkit.course.source_notebooks import ROOT, library_files
 from nnkit.course.submissions import fill_reference, read_release, write_submission
 from nnkit.intake import CourseIndex
 

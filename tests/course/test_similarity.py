@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from nnkit.cli import main
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.course.submissions import fill_reference, read_release, write_submission
 from nnkit.similarity import similarity
 

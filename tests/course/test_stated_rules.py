@@ -26,7 +26,7 @@ import pytest
 
 from nnkit.course import submissions as S
 from nnkit.course.autograde import grade_student
-from nnkit.course.build_notebooks import ASSIGNMENTS, ROOT, grade_cells
+from nnkit.course.source_notebooks import ASSIGNMENTS, ROOT, grade_cells
 from nnkit.grade import ASSIGNMENT_APIS, STANDALONE_ASSIGNMENTS
 
 pytestmark = pytest.mark.course

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from nnkit.course import submissions as S
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.gradescope import build_zip, spec_problems
 
 pytestmark = pytest.mark.gradescope

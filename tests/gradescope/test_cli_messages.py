@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nnkit.batch.report import MOST_FAILED, topic, write_report
-from nnkit.course.build_notebooks import ROOT
+from nnkit.course.source_notebooks import ROOT
 from nnkit.errors import UsageError
 from nnkit.grade_cli import single_task
 from nnkit.gradescope import spec_problems

@@ -351,3 +351,29 @@ def test_a_smaller_cap_refuses_a_real_model(tmp_path):
     assert load_model(path).class_name == "FullyConnectedNet"
     with pytest.raises(ModelFileError, match="larger than 100 bytes"):
         load_model(path, max_bytes=100)
+
+
+def test_a_regression_net_comes_back_as_a_regression_net(tmp_path):
+    np.random.seed(3)
+    model = classifiers.FullyConnectedNet([7], input_dim=4, num_classes=1, category="regression")
+    X, y = np.random.randn(5, 4), np.random.randn(5)
+    save_model(tmp_path / "reg.npz", model)
+    saved = load_model(tmp_path / "reg.npz")
+    assert saved.config["category"] == "regression"
+    rebuilt = saved.build(classifiers)
+    assert rebuilt.category == "regression"
+    np.testing.assert_array_equal(rebuilt.loss(X, y)[0], model.loss(X, y)[0])
+    # a classifier's file names no category (files of older kits read the same)
+    save_model(tmp_path / "cls.npz", classifiers.FullyConnectedNet([7], input_dim=4))
+    assert "category" not in load_model(tmp_path / "cls.npz").config
+
+
+def test_an_unknown_category_is_refused(tmp_path):
+    model = classifiers.FullyConnectedNet([3], input_dim=2, num_classes=1, category="regression")
+    save_model(tmp_path / "reg.npz", model)
+    with np.load(tmp_path / "reg.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["meta"] = np.array(str(arrays["meta"]).replace('"regression"', '"astrology"'))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ModelFileError, match="category='astrology' is not valid"):
+        load_model(tmp_path / "bad.npz")

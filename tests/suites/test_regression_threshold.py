@@ -20,6 +20,16 @@ import _corpus  # noqa: E402
 pytestmark = pytest.mark.suites
 
 REFERENCE = _corpus.ROOT / "reference"
+DEEP = _corpus.ROOT / "source" / "fully_connected" / "DeepNetworks.ipynb"
+
+
+def regression_cells() -> list[str]:
+    """The regression exercise's code cells: data, baselines, trainer, then the solution."""
+    from nnkit.course.notebook import code_between
+
+    cells = code_between(DEEP, "best_fc_model", "train_regression_model")
+    assert len(cells) == 4
+    return cells
 
 
 def _run_notebook_regression(
@@ -32,7 +42,6 @@ def _run_notebook_regression(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nnkit.course.content import fully_connected as content
     from nnlib.data import load_dataset
     from reference.classifiers import FullyConnectedNet
     from reference.optim import adam
@@ -46,12 +55,12 @@ def _run_notebook_regression(
         "FullyConnectedNet": FullyConnectedNet,
         "adam": adam,
     }
-    solution = content.REG_SOLUTION
+    *setup, solution = regression_cells()
     if epochs is not None:
         solution = solution.replace("num_epochs=epochs", f"num_epochs={epochs}")
     state = np.random.get_state()
     try:
-        for cell in (content.REG_DATA, content.REG_BASELINES, content.REG_TRAINER, solution):
+        for cell in (*setup, solution):
             exec(cell, ns)
     finally:
         np.random.set_state(state)
@@ -133,10 +142,7 @@ def test_the_diabetes_bound_against_the_baselines(monkeypatch: pytest.MonkeyPatc
 def test_the_notebook_states_the_bounds() -> None:
     """The bounds the notebook's text names are the graded ones."""
     from grading_tests.rules import THRESHOLDS
-    from nnkit.course.content import fully_connected as content
 
-    assert content.DIABETES_BOUND == THRESHOLDS["diabetes"].bound
-    assert content.CALIFORNIA_BOUND == THRESHOLDS["california"].bound
-    source = (_corpus.ROOT / "source" / "fully_connected" / "DeepNetworks.ipynb").read_text()
+    source = DEEP.read_text()
     assert f"RMSE <= {THRESHOLDS['diabetes'].bound:g} on diabetes" in source
     assert f"<= {THRESHOLDS['california'].bound:g} on California" in source

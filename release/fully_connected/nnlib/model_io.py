@@ -10,7 +10,8 @@ statistics of batch normalisation under ``bn/<i>/running_mean`` and ``bn/<i>/run
 ``{"format": 1, "class": <class name>, "config": {...}, "extra": {...keyword arguments of
 save_model...}}``. The config rebuilds the model:
 
-- FullyConnectedNet: hidden_dims, input_dim, num_classes, normalization
+- FullyConnectedNet: hidden_dims, input_dim, num_classes, normalization, and ``category``
+  when the net is a regression net (``category='regression'``)
 - ThreeLayerConvNet: input_dim ([C, H, W]), num_filters, filter_size, hidden_dim, num_classes
 - TwoLayerNet (modular): input_dim, hidden_dim, num_classes
 - TwoLayerNet (the stand-alone net, which has ``train`` and ``predict``): input_size,
@@ -60,6 +61,9 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "StandaloneTwoLayerNet": ("input_size", "hidden_size", "output_size"),
 }
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
+#: config keys a file may leave out (a FullyConnectedNet without "category" classifies)
+OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"FullyConnectedNet": ("category",)}
+CATEGORIES = ("classification", "regression")
 #: Default cap on the arrays of a saved model, uncompressed (the course's nets need < 10 MB).
 MAX_MODEL_BYTES = 64 * 2**20
 _MAX_MEMBERS = 256
@@ -118,12 +122,15 @@ def model_config(model: Any) -> tuple[str, dict[str, Any]]:
         if not hasattr(model, "normalization") and "gamma1" in params:
             bn = getattr(model, "bn_params", [{}])
             normalization = "batchnorm" if bn and "mode" in bn[0] else "layernorm"
-        return name, {
+        config = {
             "hidden_dims": [d[1] for d in dims[:-1]],
             "input_dim": dims[0][0],
             "num_classes": dims[-1][1],
             "normalization": normalization,
         }
+        if getattr(model, "category", "classification") == "regression":
+            config["category"] = "regression"
+        return name, config
     raise ModelFileError(
         f"cannot save a {name}: save_model knows FullyConnectedNet, ThreeLayerConvNet and "
         "TwoLayerNet"
@@ -263,8 +270,9 @@ def _check_config(class_key: str, config: Any, where: str) -> None:
     if not isinstance(config, dict):
         raise _fail(where, "meta 'config' is not an object")
     required = CONFIG_KEYS[class_key]
+    optional = OPTIONAL_KEYS.get(class_key, ())
     missing = [k for k in required if k not in config]
-    unknown = [k for k in config if k not in required]
+    unknown = [k for k in config if k not in required and k not in optional]
     if missing or unknown:
         raise _fail(where, f"config of {class_key}: missing {missing}, unexpected {unknown}")
 
@@ -283,6 +291,8 @@ def _check_config(class_key: str, config: Any, where: str) -> None:
             ok = positive_int(v)
         if not ok:
             raise _fail(where, f"config {k}={v!r} is not valid")
+    if config.get("category", "classification") not in CATEGORIES:
+        raise _fail(where, f"config category={config['category']!r} is not valid")
 
 
 def _validate(

@@ -1,17 +1,20 @@
-"""Generate the nbgrader source notebooks (source/<assignment>/) from the course content.
+"""The source notebooks of the course (``source/<a>/*.ipynb``): the instructor's truth.
 
-The content modules in ``nnkit.course.content`` hold the prose and checks; the solution
-code comes from ``reference/`` (see ``nnkit.course.notebook``). ``source/<a>/nnlib/`` is made
-of one symlink per file of the student library, so that nbgrader copies the one library into
-every release. Run ``python -m nnkit.course.build_notebooks`` (or ``nnkit build-notebooks``)
-after changing content or reference code; CI checks that the committed notebooks are current.
+Instructors edit them in Jupyter. The kit reads its course table out of them
+(:func:`grade_cells`, :func:`notebook_specs`; see :mod:`nnkit.course.notebook` for the three
+kinds of cells it reads) and :func:`sync` refreshes what is generated in them: the solution
+code of reference cells (from ``reference/``, one truth), each notebook's checklist cell, the
+folder's ``README.md`` and ``CHECKLIST.md``, and ``nnlib/`` (one symlink per file of the
+student library, so that nbgrader copies the one library into every release). Run
+``nnkit sync-notebooks`` after changing a notebook, the reference or the rule table; CI fails
+while anything is stale (``nnkit sync-notebooks --check``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -19,7 +22,17 @@ import nbformat
 from nnkit.errors import UsageError
 
 from . import checklist
-from .notebook import GradeCell, NotebookSpec
+from .notebook import (
+    GradeCell,
+    NotebookSpec,
+    SourceError,
+    in_order,
+    read_notebook,
+    read_spec,
+    refresh_references,
+    set_generated_cell,
+    write_notebook,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ("two_layer_net", "fully_connected", "convnets")
@@ -37,26 +50,36 @@ EXTRA_LIBRARY_FILES = {
 }
 
 
-def _content(assignment: str) -> Callable[[], list[NotebookSpec]]:
-    if assignment == "two_layer_net":
-        from .content import two_layer_net as mod
-    elif assignment == "fully_connected":
-        from .content import fully_connected as mod
-    elif assignment == "convnets":
-        from .content import convnets as mod
-    else:
-        raise KeyError(f"unknown assignment {assignment!r}; known: {', '.join(ASSIGNMENTS)}")
-    return mod.notebooks
+def notebook_paths(assignment: str, root: Path = ROOT) -> list[Path]:
+    """The source notebooks of an assignment, in the order students do them: a notebook that
+    continues another (metadata ``nnkit.continues``) comes after it."""
+    if assignment not in ASSIGNMENTS:
+        raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(ASSIGNMENTS)}")
+    return in_order(sorted((root / "source" / assignment).glob("*.ipynb")))
 
 
-def notebook_specs(assignment: str) -> list[NotebookSpec]:
-    """The notebooks of an assignment, in order."""
-    return _content(assignment)()
+@functools.lru_cache(maxsize=32)
+def _specs(assignment: str, root: Path, stamp: tuple) -> tuple[NotebookSpec, ...]:
+    return tuple(
+        read_spec(read_notebook(p), assignment, p.stem) for p in notebook_paths(assignment, root)
+    )
 
 
-def grade_cells(assignment: str) -> dict[tuple[str, str], GradeCell]:
+def _stamp(assignment: str, root: Path) -> tuple:
+    folder = root / "source" / assignment
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.ipynb"))
+
+
+def notebook_specs(assignment: str, root: Path = ROOT) -> list[NotebookSpec]:
+    """The notebooks of an assignment as the kit reads them, in order."""
+    return list(_specs(assignment, root, _stamp(assignment, root)))
+
+
+def grade_cells(assignment: str, root: Path = ROOT) -> dict[tuple[str, str], GradeCell]:
     """(notebook name, grade cell id) -> what that cell grades (the one table)."""
-    return {(nb.name, g.cell_id): g for nb in notebook_specs(assignment) for g in nb.grade_cells}
+    return {
+        (nb.name, g.cell_id): g for nb in notebook_specs(assignment, root) for g in nb.grade_cells
+    }
 
 
 def library_files(root: Path = ROOT) -> dict[str, Path]:
@@ -98,20 +121,6 @@ def link_library(assignment_dir: Path, root: Path = ROOT) -> None:
         link.symlink_to(rel_target)
 
 
-def write_notebooks(assignment: str, dest: Path) -> list[Path]:
-    """Write the notebooks of one assignment into dest (created); returns the paths."""
-    dest.mkdir(parents=True, exist_ok=True)
-    out = []
-    for spec in notebook_specs(assignment):
-        nb = spec.notebook()
-        nb.cells.append(checklist.notebook_cell(spec))
-        nbformat.validate(nb)
-        path = dest / f"{spec.name}.ipynb"
-        path.write_text(nbformat.writes(nb) + "\n")
-        out.append(path)
-    return out
-
-
 #: What each kind of graded cell means, for students.
 KIND_MEANING = {
     "engine": "your code, run after submission by hidden tests on other inputs than the "
@@ -129,9 +138,8 @@ def _title(spec: NotebookSpec) -> str:
     return spec.name
 
 
-def readme_text(assignment: str) -> str:
-    """The release README of an assignment, generated from its notebooks' content."""
-    specs = notebook_specs(assignment)
+def readme_text(assignment: str, specs: list[NotebookSpec]) -> str:
+    """The release README of an assignment, generated from its notebooks."""
     names = [f"`{spec.name}.ipynb`" for spec in specs]
     lines = [
         f"# Assignment `{assignment}`",
@@ -220,37 +228,55 @@ def readme_text(assignment: str) -> str:
     return "\n".join(lines)
 
 
-def write_readme(assignment: str, dest: Path) -> Path:
-    """Write dest/README.md for an assignment (dest is its source folder)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / "README.md"
-    path.write_text(readme_text(assignment))
-    return path
+def _write(path: Path, text: str, write: bool) -> bool:
+    """Whether ``path`` differs from ``text`` (and, if ``write``, make it so)."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    if write:
+        path.write_text(text, encoding="utf-8")
+    return True
 
 
-def write_checklist(assignment: str, dest: Path) -> Path:
-    """Write dest/CHECKLIST.md for an assignment (dest is its source folder)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / checklist.FILENAME
-    path.write_text(checklist.assignment_text(assignment, notebook_specs(assignment)))
-    return path
-
-
-def build(assignments: list[str] | None = None, root: Path = ROOT) -> list[Path]:
-    """Regenerate source/<a>/ for the given assignments (default: all): notebooks, README,
-    checklist and the library links."""
-    written = []
-    for a in assignments or ASSIGNMENTS:
-        d = root / "source" / a
-        written += write_notebooks(a, d)
-        written.append(write_readme(a, d))
-        written.append(write_checklist(a, d))
-        link_library(d, root)
-    return written
+def sync(assignment: str, root: Path = ROOT, write: bool = True) -> list[Path]:
+    """Refresh the generated parts of ``source/<assignment>/``; returns the files that were
+    stale (rewritten if ``write``)."""
+    folder = root / "source" / assignment
+    stale = []
+    emitted: dict[str, set[str]] = {}
+    specs = []
+    for path in notebook_paths(assignment, root):
+        nb = read_notebook(path)
+        before = nbformat.writes(nb)
+        for cell in nb.cells:  # stored without outputs (nbgrader clears them anyway)
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        previous = emitted.get(nb.metadata.get("nnkit", {}).get("continues"), set())
+        emitted[path.stem] = refresh_references(
+            nb, path.stem, {n for n in previous if n.startswith("_")}
+        )
+        spec = read_spec(nb, assignment, path.stem)
+        specs.append(spec)
+        set_generated_cell(nb, "checklist", checklist.notebook_cell(spec))
+        if nbformat.writes(nb) != before:
+            stale.append(path)
+            if write:
+                write_notebook(nb, path)
+    for name, text in (
+        ("README.md", readme_text(assignment, specs)),
+        (checklist.FILENAME, checklist.assignment_text(assignment, specs)),
+    ):
+        if _write(folder / name, text, write):
+            stale.append(folder / name)
+    if write:
+        link_library(folder, root)
+    return stale
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", help=f"default: {' '.join(ASSIGNMENTS)}")
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; fail if anything is stale"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,8 +286,18 @@ def run(args: argparse.Namespace) -> int:
             f"unknown assignment(s) {', '.join(map(repr, unknown))}; "
             f"known: {', '.join(ASSIGNMENTS)}"
         )
-    for p in build(args.assignments or None):
+    stale = []
+    for a in args.assignments or ASSIGNMENTS:
+        try:
+            stale += sync(a, write=not args.check)
+        except SourceError as exc:
+            raise UsageError(str(exc)) from None
+    for p in stale:
         print(p.relative_to(ROOT))
+    if args.check and stale:
+        raise UsageError(
+            f"{len(stale)} generated file(s) are stale (listed above); run `nnkit sync-notebooks`"
+        )
     return 0
 
 

@@ -1,1 +1,0 @@
-"""Prose and checks of the assignments (solution code comes from reference/)."""
