@@ -31,9 +31,7 @@ def test_the_tag_line_names_the_cell_and_its_kind() -> None:
     nb = _notebook(
         nbformat.v4.new_markdown_cell("## 3. Layers"),
         _graded("check()\n### BEGIN HIDDEN TESTS\n# nnkit-hidden-suite: a, b: c\n", "t1"),
-        _graded(
-            "# nnkit-hidden-suite: x, y (checked outside the kernel by nnkit)", "t2", points=1
-        ),
+        _graded("# nnkit-hidden-suite: x, y (checked outside the kernel by nnkit)", "t2", points=1),
     )
     spec = read_spec(nb, "fully_connected", "N")
     assert [(g.cell_id, g.points, g.names, g.kind) for g in spec.grade_cells] == [
