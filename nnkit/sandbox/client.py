@@ -19,6 +19,7 @@ keeps the (healthy) worker.
 from __future__ import annotations
 
 import atexit
+import compileall
 import contextlib
 import hashlib
 import importlib.util
@@ -100,6 +101,9 @@ def _build_runtime(root: Path) -> None:
     _matplotlib_cache(root / "mpl")
     if nnlib_dir is not None:  # a real copy: its file links point into the kit
         shutil.copytree(nnlib_dir, pkgs / "nnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    # bytecode of the modules copied here: a sandbox sees them read-only and would compile
+    # them again at every start (linked directories such as numpy are skipped)
+    compileall.compile_dir(root, quiet=1)
     for dirpath, dirnames, filenames in os.walk(root):
         for d in dirnames:
             if not os.path.islink(os.path.join(dirpath, d)):
@@ -147,7 +151,7 @@ def _exposed() -> tuple[Path, Path | None, Path | None]:
 
 def _runtime_key() -> str:
     here = Path(__file__).resolve().parent
-    h = hashlib.sha256(b"layout 2: mpl")  # what _build_runtime puts there
+    h = hashlib.sha256(b"layout 3: mpl, pyc")  # what _build_runtime puts there
     for f in RUNTIME_FILES:
         h.update((here / f).read_bytes())
     exposed = _exposed()
