@@ -424,6 +424,7 @@ class Worker:
         self._bad_sources: set[int] = set()
         self._reported: set[int] = set()
         self._pending_drop: list[int] = []
+        self._pending_seed: int | None = None
         self._closed = False
         self._last_output = ""
 
@@ -666,6 +667,9 @@ class Worker:
         if self._pending_drop:
             header = dict(header, drop=self._pending_drop)
             self._pending_drop = []
+        if self._pending_seed is not None and header.get("op") not in ("init", "exec"):
+            header = dict(header, seed=self._pending_seed)
+            self._pending_seed = None
         hdr, bufs = self._exchange(header, buffers or [], timeout or self.timeout)
         if header.get("op") in _STUDENT_OPS and self._child.extra_processes(hdr.get("procs")):
             self._kill()
@@ -811,8 +815,9 @@ class Worker:
         self._invoke({"op": "setattr", "ref": ref.id, "name": attr}, (value,), {}, False)
 
     def seed(self, s: int) -> None:
-        """``np.random.seed(s)`` (and ``random.seed``) in the worker."""
-        self._request({"op": "seed", "seed": int(s)})
+        """``np.random.seed(s)`` (and ``random.seed``) in the worker, right before the next
+        request is handled (it travels with that request: no round trip of its own)."""
+        self._pending_seed = int(s)
 
     def has(self, name: str) -> bool:
         """Whether the loaded submission defines ``name``."""
