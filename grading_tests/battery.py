@@ -47,6 +47,7 @@ from grading_tests._support import (
     get_attr,
     method,
     new,
+    np_pinned,
     np_seeded,
     set_attr,
     unpack,
@@ -201,7 +202,8 @@ def run(student: Any, rng: np.random.Generator, check: Check) -> None:
     """Run one generated check against the submission in ``student``."""
     rule = check.rule
     runner = _RUNNERS[rule.kind]
-    runner(student, rng, rule, check)
+    with np_pinned():  # the battery draws from numpy's global state only in np_seeded blocks
+        runner(student, rng, rule, check)
 
 
 def _dtypes(rule: Rule, what: str) -> list[Any]:
@@ -266,18 +268,28 @@ def _as64(value: Any) -> Any:
     return value
 
 
-def _noise(seed: int, sign: float) -> Any:
-    """Relative moves of +-GUARD_STEP; the same direction for both signs of one seed."""
+def _direction(seed: int) -> tuple[Any, Any]:
+    """(up, down): relative moves of GUARD_STEP along one random direction, one per float
+    input in ``_perturb``'s order; ``down`` gives ``up``'s moves again, negated (exactly)."""
     r = np.random.default_rng(seed)
-    return lambda shape: sign * GUARD_STEP * r.standard_normal(shape)
+    steps: list[np.ndarray] = []
+
+    def up(shape: tuple[int, ...]) -> np.ndarray:
+        steps.append(GUARD_STEP * r.standard_normal(shape))
+        return steps[-1]
+
+    def down(shape: tuple[int, ...]) -> np.ndarray:
+        return -steps.pop(0)
+
+    return up, down
 
 
 def _smooth_at(inputs: Any, evaluate: Any, rng: np.random.Generator) -> bool:
     base = evaluate(inputs)
     for _ in range(2):
-        seed = int(rng.integers(2**31))
-        plus = evaluate(_perturb(inputs, _noise(seed, 1.0)))
-        minus = evaluate(_perturb(inputs, _noise(seed, -1.0)))
+        up, down = _direction(int(rng.integers(2**31)))
+        plus = evaluate(_perturb(inputs, up))
+        minus = evaluate(_perturb(inputs, down))
         for b, p, m in zip(base, plus, minus, strict=True):
             scale = float(np.max(np.abs(b))) if np.size(b) else 0.0
             second = np.max(np.abs(np.asarray(p) + np.asarray(m) - 2 * np.asarray(b)))
@@ -674,6 +686,29 @@ def _random_params(
     return {k: v.astype(dtype) for k, v in out.items()}
 
 
+_BUILT: dict[tuple[Any, str], tuple[Any, Any]] = {}
+
+
+def _built(cls: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``cls(*args, **kwargs)`` built right after ``np.random.seed(0)``, and numpy's global state
+    after that, once per process (a model of the default size draws ~10^6 weights). The rule
+    table's model arguments are plain values, so their repr is the key. Never modify the
+    instance: copy it."""
+    key = (cls, repr((args, sorted(kwargs.items()))))
+    if key not in _BUILT:
+        with np_seeded(0):
+            _BUILT[key] = (cls(*args, **kwargs), np.random.get_state())  # noqa: NPY002
+    return _BUILT[key]
+
+
+def _seeded_copy(cls: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """What ``np.random.seed(0); cls(*args, **kwargs)`` leaves, numpy's global state included,
+    with empty params (every caller sets its own)."""
+    model, state = _built(cls, args, kwargs)
+    np.random.set_state(state)  # noqa: NPY002
+    return copy.deepcopy(model, {id(model.params): {}})
+
+
 class Pair:
     """The student's model (a Ref in the worker) and the reference model, same parameters."""
 
@@ -689,8 +724,7 @@ class Pair:
     ) -> None:
         self.student, self.rule, self.mc, self.desc = student, rule, mc, desc
         self.cls = rule.api
-        with np_seeded(0):
-            self.ref = rule.ref(*mc.args, **mc.kwargs)  # type: ignore[misc]
+        self.ref = copy.deepcopy(_built(rule.ref, mc.args, mc.kwargs)[0])
         self.obj = new(student, desc, rule.api, *mc.args, **mc.kwargs)
         if params is None:
             shapes = {k: v.shape for k, v in self.ref.params.items()}
@@ -759,8 +793,7 @@ def model_inputs(rng: np.random.Generator, rule: Rule, case: Case, dtype) -> tup
 
     def draw() -> tuple:
         mc = rule.make(rng, dtype, case.values)
-        with np_seeded(0):
-            ref_params = rule.ref(*mc.args, **mc.kwargs).params
+        ref_params = _built(rule.ref, mc.args, mc.kwargs)[0].params
         shapes = {k: v.shape for k, v in ref_params.items()}
         # the model's own dtype (a constructor's default dtype may be float32)
         return mc, _random_params(rng, shapes, ref_params["W1"].dtype), mc.X
@@ -771,7 +804,7 @@ def model_inputs(rng: np.random.Generator, rule: Rule, case: Case, dtype) -> tup
         if "dtype" in inspect.signature(rule.ref).parameters:  # type: ignore[arg-type]
             kwargs["dtype"] = "float64"
         with np_seeded(0):
-            model = rule.ref(*mc.args, **kwargs)
+            model = _seeded_copy(rule.ref, mc.args, kwargs)
             model.params = dict(params)
             scores = model.loss(X.copy())
             _, grads = model.loss(X.copy(), mc.y, **mc.loss_kwargs)

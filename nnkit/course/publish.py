@@ -14,6 +14,7 @@ worker; written by the batch process):
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import re
 from pathlib import PurePosixPath
@@ -176,12 +177,34 @@ _ATTRS = {
 
 def _sanitise(html_text: Any) -> str:
     """Student-made HTML (Markdown cells, HTML/SVG outputs) without anything active."""
+    return _clean(html_text.decode() if isinstance(html_text, bytes) else str(html_text))
+
+
+@functools.lru_cache(maxsize=4096)  # the release's Markdown recurs in every submission
+def _clean(text: str) -> str:
     import bleach
 
-    text = html_text.decode() if isinstance(html_text, bytes) else str(html_text)
     return bleach.clean(
         text, tags=_TAGS, attributes=_ATTRS, protocols=["http", "https", "mailto", "data"]
     )
+
+
+@functools.lru_cache(maxsize=4096)  # the release's code cells recur in every submission
+def _highlighted(source: str, lexer: str | None, magics: str | None) -> str:
+    from nbconvert.filters.highlight import Highlight2HTML
+
+    meta = {"magics_language": magics} if magics is not None else None
+    return Highlight2HTML(pygments_lexer=lexer)(source, metadata=meta)
+
+
+def _highlighter(lexer: str | None) -> Any:
+    """nbconvert's ``highlight_code`` filter for a notebook of this pygments lexer."""
+
+    def highlight_code(source: str, language: str | None = None, metadata: Any = None) -> str:
+        magics = metadata.get("magics_language") if metadata else None
+        return _highlighted(source, language or lexer, magics)
+
+    return highlight_code
 
 
 _IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
@@ -196,7 +219,6 @@ def _exporter() -> Any:
         from jinja2 import DictLoader
         from nbconvert import HTMLExporter
         from nbconvert.exporters.templateexporter import TemplateExporter
-        from nbconvert.filters.highlight import Highlight2HTML
         from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
         class FeedbackExporter(HTMLExporter):
@@ -206,9 +228,7 @@ def _exporter() -> Any:
             def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
                 lang = nb.metadata.get("language_info", {})
                 lexer = lang.get("pygments_lexer", lang.get("name", None))
-                self.register_filter(
-                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
-                )
+                self.register_filter("highlight_code", _highlighter(lexer))
                 resources = self._init_resources(resources)
                 self.register_filter(
                     "filter_data_type",

@@ -19,6 +19,7 @@ keeps the (healthy) worker.
 from __future__ import annotations
 
 import atexit
+import compileall
 import contextlib
 import hashlib
 import importlib.util
@@ -100,6 +101,9 @@ def _build_runtime(root: Path) -> None:
     _matplotlib_cache(root / "mpl")
     if nnlib_dir is not None:  # a real copy: its file links point into the kit
         shutil.copytree(nnlib_dir, pkgs / "nnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    # bytecode of the modules copied here: a sandbox sees them read-only and would compile
+    # them again at every start (linked directories such as numpy are skipped)
+    compileall.compile_dir(root, quiet=1)
     for dirpath, dirnames, filenames in os.walk(root):
         for d in dirnames:
             if not os.path.islink(os.path.join(dirpath, d)):
@@ -147,7 +151,7 @@ def _exposed() -> tuple[Path, Path | None, Path | None]:
 
 def _runtime_key() -> str:
     here = Path(__file__).resolve().parent
-    h = hashlib.sha256(b"layout 2: mpl")  # what _build_runtime puts there
+    h = hashlib.sha256(b"layout 3: mpl, pyc")  # what _build_runtime puts there
     for f in RUNTIME_FILES:
         h.update((here / f).read_bytes())
     exposed = _exposed()
@@ -420,6 +424,7 @@ class Worker:
         self._bad_sources: set[int] = set()
         self._reported: set[int] = set()
         self._pending_drop: list[int] = []
+        self._pending_seed: int | None = None
         self._closed = False
         self._last_output = ""
 
@@ -662,6 +667,9 @@ class Worker:
         if self._pending_drop:
             header = dict(header, drop=self._pending_drop)
             self._pending_drop = []
+        if self._pending_seed is not None and header.get("op") not in ("init", "exec"):
+            header = dict(header, seed=self._pending_seed)
+            self._pending_seed = None
         hdr, bufs = self._exchange(header, buffers or [], timeout or self.timeout)
         if header.get("op") in _STUDENT_OPS and self._child.extra_processes(hdr.get("procs")):
             self._kill()
@@ -807,8 +815,9 @@ class Worker:
         self._invoke({"op": "setattr", "ref": ref.id, "name": attr}, (value,), {}, False)
 
     def seed(self, s: int) -> None:
-        """``np.random.seed(s)`` (and ``random.seed``) in the worker."""
-        self._request({"op": "seed", "seed": int(s)})
+        """``np.random.seed(s)`` (and ``random.seed``) in the worker, right before the next
+        request is handled (it travels with that request: no round trip of its own)."""
+        self._pending_seed = int(s)
 
     def has(self, name: str) -> bool:
         """Whether the loaded submission defines ``name``."""

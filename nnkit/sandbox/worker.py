@@ -237,6 +237,9 @@ class _BadReturn(Exception):
 def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
     op = req.get("op")
     st.drop(req.get("drop") or [])
+    if "seed" in req:  # Worker.seed: before the request it came with
+        _np_seed(int(req["seed"]))
+        random.seed(int(req["seed"]))
     if op == "init":
         mod = st.module
         mod.__package__ = req.get("package") or "submission"
@@ -276,11 +279,6 @@ def _handle(st: _State, req: dict[str, Any], bufs: list[bytearray]) -> None:
     name = req.get("name", "")
     if op == "has":
         _reply({"ok": True, "value": name in st.ns})
-        return
-    if op == "seed":
-        _np_seed(int(req["seed"]))
-        random.seed(int(req["seed"]))
-        _reply({"ok": True, "value": None})
         return
     if op in ("call", "new"):
         if name not in st.ns:

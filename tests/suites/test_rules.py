@@ -175,3 +175,34 @@ def test_assignments_of_the_rows_match_the_grader() -> None:
                 assignment,
                 r.key,
             )
+
+
+def test_guard_model_copies_behave_as_fresh_builds() -> None:
+    """The kink guard's reference models (copies of one build per process) give what a model
+    built right after np.random.seed(0) gives: loss, gradients (dropout masks, batchnorm
+    statistics) and numpy's global state afterwards, for every case, copy after copy."""
+    rng = np.random.default_rng(1)
+    for r in rules.RULES:
+        if r.kind not in ("model", "net"):
+            continue
+        for case in rules.cases(r):
+            mc = r.make(rng, np.float64, case.values)
+            runs = []
+            for build in ("fresh", "copy", "copy"):
+                np.random.seed(0)  # noqa: NPY002
+                if build == "fresh":
+                    model = r.ref(*mc.args, **mc.kwargs)
+                    params = {k: v.copy() for k, v in model.params.items()}
+                else:
+                    model = battery._seeded_copy(r.ref, mc.args, mc.kwargs)
+                model.params = {k: v.copy() for k, v in params.items()}
+                loss, grads = model.loss(mc.X.copy(), mc.y, **mc.loss_kwargs)
+                scores = model.loss(mc.X.copy())
+                state = np.random.get_state()  # noqa: NPY002
+                runs.append((loss, grads, scores, state[1].copy(), state[2:]))
+            first = runs[0]
+            for other in runs[1:]:
+                assert other[0] == first[0], (r.key, case.label)
+                assert all(np.array_equal(other[1][k], g) for k, g in first[1].items())
+                assert np.array_equal(other[2], first[2]), (r.key, case.label)
+                assert np.array_equal(other[3], first[3]) and other[4] == first[4]
