@@ -31,6 +31,8 @@ from types import ModuleType
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
+from nnkit.notebooks import grade_id
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 #: Written into every hidden region; tests assert that it never reaches students.
@@ -345,26 +347,32 @@ def code_between(path: Path, after: str, through: str) -> list[str]:
     out: list[str] = []
     inside = False
     for cell in read_notebook(path).cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
+        cell_grade_id = grade_id(cell)
         if inside and cell.cell_type == "code":
             out.append(cell.source)
-        if grade_id == through and inside:
+        if cell_grade_id == through and inside:
             return out
-        inside = inside or grade_id == after
+        inside = inside or cell_grade_id == after
     raise SourceError(f"{path.name}: no cells {after!r} ... {through!r} in this order")
 
 
-def in_order(paths: list[Path]) -> list[Path]:
-    """Notebooks in the order students do them: one that continues another (notebook
-    metadata ``nnkit.continues``) comes after it, the rest by name."""
-    after = {p.stem: read_notebook(p).metadata.get("nnkit", {}).get("continues") for p in paths}
+def load_in_order(paths: list[Path]) -> list[tuple[Path, NotebookNode]]:
+    """Read notebooks once, in the order students do them: one that continues another
+    (notebook metadata ``nnkit.continues``) comes after it, the rest by name."""
+    loaded = {p: read_notebook(p) for p in paths}
+    after = {p.stem: nb.metadata.get("nnkit", {}).get("continues") for p, nb in loaded.items()}
 
     def depth(name: str | None, seen: tuple[str, ...] = ()) -> int:
         if name is None or name in seen or name not in after:
             return 0
         return 1 + depth(after[name], (*seen, name))
 
-    return sorted(paths, key=lambda p: (depth(after[p.stem]), p.stem))
+    return sorted(loaded.items(), key=lambda item: (depth(after[item[0].stem]), item[0].stem))
+
+
+def in_order(paths: list[Path]) -> list[Path]:
+    """The notebooks' paths in the order students do them (see :func:`load_in_order`)."""
+    return [p for p, _ in load_in_order(paths)]
 
 
 def write_notebook(nb: NotebookNode, path: Path) -> bool:

@@ -26,8 +26,7 @@ from .notebook import (
     GradeCell,
     NotebookSpec,
     SourceError,
-    in_order,
-    read_notebook,
+    load_in_order,
     read_spec,
     refresh_references,
     set_generated_cell,
@@ -50,28 +49,27 @@ EXTRA_LIBRARY_FILES = {
 }
 
 
-def notebook_paths(assignment: str, root: Path = ROOT) -> list[Path]:
-    """The source notebooks of an assignment, in the order students do them: a notebook that
-    continues another (metadata ``nnkit.continues``) comes after it."""
+def _files(assignment: str, root: Path) -> list[Path]:
+    """The source notebooks of an assignment (any order)."""
     if assignment not in ASSIGNMENTS:
         raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(ASSIGNMENTS)}")
-    return in_order(sorted((root / "source" / assignment).glob("*.ipynb")))
+    return sorted((root / "source" / assignment).glob("*.ipynb"))
 
 
 @functools.lru_cache(maxsize=32)
 def _specs(assignment: str, root: Path, stamp: tuple) -> tuple[NotebookSpec, ...]:
     return tuple(
-        read_spec(read_notebook(p), assignment, p.stem) for p in notebook_paths(assignment, root)
+        read_spec(nb, assignment, p.stem) for p, nb in load_in_order(_files(assignment, root))
     )
 
 
 def _stamp(assignment: str, root: Path) -> tuple:
-    folder = root / "source" / assignment
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.ipynb"))
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in _files(assignment, root))
 
 
 def notebook_specs(assignment: str, root: Path = ROOT) -> list[NotebookSpec]:
-    """The notebooks of an assignment as the kit reads them, in order."""
+    """The notebooks of an assignment as the kit reads them, in the order students do them
+    (a notebook that continues another comes after it)."""
     return list(_specs(assignment, root, _stamp(assignment, root)))
 
 
@@ -244,8 +242,7 @@ def sync(assignment: str, root: Path = ROOT, write: bool = True) -> list[Path]:
     stale = []
     emitted: dict[str, set[str]] = {}
     specs = []
-    for path in notebook_paths(assignment, root):
-        nb = read_notebook(path)
+    for path, nb in load_in_order(_files(assignment, root)):
         before = nbformat.writes(nb)
         for cell in nb.cells:  # stored without outputs (nbgrader clears them anyway)
             if cell.cell_type == "code":
