@@ -13,9 +13,9 @@ import importlib
 import json
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,29 @@ def _freeze_heap(grade_fn: str) -> None:
         gc.freeze()
 
 
+def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """Start ``fn(*args, **kwargs)`` in a thread; the returned function waits for its result
+    (or raises its exception)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001 - raised again by wait()
+            box["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return wait
+
+
 def _grade(task: GradeTask, code_files: list[Path]) -> tuple[SubmissionResult, Any]:
     """The engine's result and the course's cell scores of the staged files."""
     if code_files:
@@ -201,16 +224,14 @@ def run_task(task: GradeTask) -> Outcome:
         executing = None
         if task.execute:  # own sandboxes, beside the hidden suites' (neither reads the other)
             nbs = [p for p in staged.code_files if p.suffix == ".ipynb"]
-            pool = ThreadPoolExecutor(max_workers=1)
-            executing = pool.submit(execute_notebooks, folder, nbs, data=task.data)
-            pool.shutdown(wait=False)  # the thread ends with the run; result() waits for it
+            executing = _in_thread(execute_notebooks, folder, nbs, data=task.data)
         failure = None
         try:
             result, cells = _grade(task, staged.code_files)
         except Exception as e:  # the engine failed: keep the batch going, regrade on rerun
             failure = f"{type(e).__name__}: {e}"
         if executing is not None:
-            executed, exec_messages = executing.result()
+            executed, exec_messages = executing()
         if failure is not None:
             record = failed_outcome(task, failure, staged.messages).record
         else:
