@@ -13,7 +13,6 @@ import importlib
 import json
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -173,42 +172,6 @@ def _freeze_heap(grade_fn: str) -> None:
         gc.freeze()
 
 
-def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
-    """Start ``fn(*args, **kwargs)`` in a thread; the returned function waits for its result
-    (or raises its exception)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as e:  # noqa: BLE001 - raised again by wait()
-            box["error"] = e
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def wait() -> Any:
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return wait
-
-
-def _grade(task: GradeTask, code_files: list[Path]) -> tuple[SubmissionResult, Any]:
-    """The engine's result and the course's cell scores of the staged files."""
-    if code_files:
-        grade = resolve(task.grade_fn)
-        kwargs = dict(task.grade_kwargs)
-        if task.grade_fn == DEFAULT_GRADE_FN:  # the engine: the course's data sets
-            kwargs.setdefault("data", task.data)
-        result = grade(code_files, task.student, **kwargs)
-    else:  # nothing to run: no points, and no engine run that would pick every suite
-        result = SubmissionResult(student=task.student)
-    return result, course_cells(task.assignment, code_files, result)
-
-
 def run_task(task: GradeTask) -> Outcome:
     """Stage, execute (in the sandbox), grade (in the sandbox) and score one submission;
     never raises for a bad submission."""
@@ -221,19 +184,21 @@ def run_task(task: GradeTask) -> Outcome:
         staged = stage(list(task.files), task.assignment, task.index, folder)
         staged.messages[:0] = task.messages
         exec_messages: list[str] = []
-        executing = None
-        if task.execute:  # own sandboxes, beside the hidden suites' (neither reads the other)
+        if task.execute:
             nbs = [p for p in staged.code_files if p.suffix == ".ipynb"]
-            executing = _in_thread(execute_notebooks, folder, nbs, data=task.data)
-        failure = None
+            executed, exec_messages = execute_notebooks(folder, nbs, data=task.data)
         try:
-            result, cells = _grade(task, staged.code_files)
+            if staged.code_files:
+                grade = resolve(task.grade_fn)
+                kwargs = dict(task.grade_kwargs)
+                if task.grade_fn == DEFAULT_GRADE_FN:  # the engine: the course's data sets
+                    kwargs.setdefault("data", task.data)
+                result = grade(staged.code_files, task.student, **kwargs)
+            else:  # nothing to run: no points, and no engine run that would pick every suite
+                result = SubmissionResult(student=task.student)
+            cells = course_cells(task.assignment, staged.code_files, result)
         except Exception as e:  # the engine failed: keep the batch going, regrade on rerun
-            failure = f"{type(e).__name__}: {e}"
-        if executing is not None:
-            executed, exec_messages = executing()
-        if failure is not None:
-            record = failed_outcome(task, failure, staged.messages).record
+            record = failed_outcome(task, f"{type(e).__name__}: {e}", staged.messages).record
         else:
             body = result_to_record(result)
             if cells is not None:  # the total is the grade cells' (what the gradebook holds)
