@@ -87,12 +87,8 @@ class BatchSummary:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Pool worker start-up: get SIGKILL when the batch process dies (Linux), so none is left.
-
-    Also one BLAS thread per worker (numpy is not imported yet): workers are the parallelism.
-    """
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    """Pool worker start-up: get SIGKILL when the batch process dies (Linux), so none is left
+    (one BLAS thread per process: ``nnkit.batch.task``)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from nnkit.batch.discover import Submission
 from nnkit.batch.triage import CourseIndex, stage
 from nnkit.course.publish import render
@@ -154,18 +156,22 @@ def failed_outcome(task: GradeTask, why: str, messages: Sequence[str] = ()) -> O
     return Outcome(record=_record(task, "error", body), seconds=0.0)
 
 
-_heap_frozen = False
+_process_ready = False
 
 
-def _freeze_heap(grade_fn: str) -> None:
-    """Once per process: import the engine, then exempt everything alive from the collector.
+def _prepare_process(grade_fn: str) -> None:
+    """Once per grading process: one BLAS thread, the engine imported, the heap frozen.
 
-    The engine's pytest run calls ``gc.collect()`` twice per submission; in a Dask worker (a
+    Processes are the parallelism: a second BLAS thread per process only competes with the
+    other workers and the sandboxes for the cores (numpy is imported before any pool
+    initializer could set ``OPENBLAS_NUM_THREADS``, so the limit is set at run time). The
+    engine's pytest run calls ``gc.collect()`` twice per submission; in a Dask worker (a
     large heap) that alone took 0.5 s per submission before the freeze.
     """
-    global _heap_frozen
-    if not _heap_frozen:
-        _heap_frozen = True
+    global _process_ready
+    if not _process_ready:
+        _process_ready = True
+        threadpool_limits(1)
         with contextlib.suppress(Exception):  # a broken engine is reported by run_task
             resolve(grade_fn)
         gc.collect()
@@ -175,7 +181,7 @@ def _freeze_heap(grade_fn: str) -> None:
 def run_task(task: GradeTask) -> Outcome:
     """Stage, execute (in the sandbox), grade (in the sandbox) and score one submission;
     never raises for a bad submission."""
-    _freeze_heap(task.grade_fn)
+    _prepare_process(task.grade_fn)
     t0 = time.perf_counter()
     executed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="nnkit-batch-") as tmp:
