@@ -37,6 +37,22 @@ from nnkit.results import SubmissionResult
 from nnkit.staging import stage_paths
 
 GRADING_TESTS = Path(__file__).resolve().parent.parent / "grading_tests"
+#: pytest plugins a grading run does without (state, order, or time in every test).
+_UNUSED_PLUGINS = tuple(
+    arg
+    for name in (
+        "cacheprovider",
+        "randomly",
+        "unraisableexception",
+        "logging",
+        "warnings",
+        "doctest",
+        "pastebin",
+        "stepwise",
+        "legacypath",
+    )
+    for arg in ("-p", f"no:{name}")
+)
 STANDALONE_SUITE = "test_neural_net"
 THRESHOLD_SUITE = "test_thresholds"
 MODEL_FILE = "best_model_{}.npz"
@@ -223,12 +239,8 @@ def grade(
     tests = Path(tests_dir) if tests_dir else GRADING_TESTS
     args = [
         str(tests),
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:unraisableexception",
+        *_UNUSED_PLUGINS,
+        "--capture=no",  # output is redirected below; per-test capture only costs time
         "--tb=no",
         "-q",
         "--no-header",

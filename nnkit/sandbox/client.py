@@ -425,6 +425,7 @@ class Worker:
         self._reported: set[int] = set()
         self._pending_drop: list[int] = []
         self._pending_seed: int | None = None
+        self._defined: set[tuple[int, str]] = set()  # (generation, name) answered True
         self._closed = False
         self._last_output = ""
 
@@ -820,9 +821,15 @@ class Worker:
         self._pending_seed = int(s)
 
     def has(self, name: str) -> bool:
-        """Whether the loaded submission defines ``name``."""
+        """Whether the loaded submission defines ``name``. A yes is remembered for the
+        running child (a suite asks before each of its tests); a no is asked again."""
+        if self._child is not None and (self.generation, name) in self._defined:
+            return True
         hdr, _ = self._request({"op": "has", "name": name})
-        return hdr.get("value") is True
+        if hdr.get("value") is not True:
+            return False
+        self._defined.add((self.generation, name))
+        return True
 
     def ping(self) -> None:
         """Round trip (starts the worker if needed)."""

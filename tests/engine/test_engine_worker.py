@@ -106,6 +106,21 @@ def test_missing_name(w: Worker) -> None:
     assert e.value.kind == "missing" and "not defined in the submission" in str(e.value)
 
 
+def test_has_asks_again_after_a_no_and_after_a_restart(tmp_path: Path) -> None:
+    code = "import os\ndef define_b():\n    global B\n    B = 2\ndef die():\n    os._exit(3)\n"
+    w = worker_for(tmp_path, code)
+    try:
+        assert not w.has("B")
+        w.call("define_b")
+        assert w.has("B") and w.has("B")  # a no is not remembered
+        with pytest.raises(StudentError):
+            w.call("die")
+        assert not w.has("B")  # the new child has only the loaded definitions
+        assert w.has("define_b") and w.restarts == 1
+    finally:
+        w.close()
+
+
 def test_objects_methods_and_attributes(w: Worker) -> None:
     m = w.new("Model", 3, reg=0.5)
     params = w.getattr(m, "params")
