@@ -1,13 +1,15 @@
 """Run a staged submission's notebooks in the sandbox, for their outputs and plots.
 
 The outputs are for people (manual grading, feedback); no score is ever read from them. Each
-notebook runs in a sandbox of its own (:mod:`nnkit.sandbox.jail`) that sees the staged files
-read-only and writes only its scratch directory; what comes back is parsed as untrusted,
-size-capped data (:mod:`nnkit.sandbox.execute`).
+notebook runs in a sandbox of its own that sees the staged files read-only and writes only its
+scratch directory: forked from this process's fork server where there are namespaces
+(:mod:`nnkit.sandbox.forkserver`), else started alone (:mod:`nnkit.sandbox.jail`). What
+comes back is parsed as untrusted, size-capped data (:mod:`nnkit.sandbox.execute`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from nnkit.datasets import DataSetting
-from nnkit.sandbox import jail
+from nnkit.sandbox import forkserver, jail
 from nnkit.sandbox.client import runtime_dir
 from nnkit.sandbox.execute import execute_notebook
 from nnkit.sandbox.limits import Limits
@@ -65,7 +67,11 @@ def execute_notebooks(
 
             def launch(
                 _argv: list[str], scratch_dir: Path = scratch_dir, boxes: list = boxes
-            ) -> subprocess.Popen[bytes]:
+            ) -> subprocess.Popen[bytes] | forkserver.ForkedRun:
+                srv = forkserver.server(rt, limits, env, data_files)
+                if srv is not None:
+                    with contextlib.suppress(forkserver.ServerError):
+                        return srv.run(folder)
                 shutil.rmtree(scratch_dir, ignore_errors=True)
                 shutil.copytree(folder, scratch_dir, symlinks=True)
                 box = jail.prepare(

@@ -133,6 +133,7 @@ RUNTIME_FILES = {
     "protocol.py": "nnkit_wire.py",
     "inside.py": "nnkit_inside.py",
     "nbrun.py": "nnkit_nbrun.py",
+    "zygote.py": "nnkit_zygote.py",
 }
 
 

@@ -150,6 +150,7 @@ def prepare(
     read: Sequence[Path] = (),
     env: dict[str, str] | None = None,
     seed: dict[str, Path] | None = None,
+    forks_runs: bool = False,
 ) -> Sandbox:
     """Plan a sandbox for ``program`` (its argv, paths as seen inside).
 
@@ -157,7 +158,9 @@ def prepare(
     before the program starts; ``scratch_host``: a fresh host directory used as the scratch
     directory when there are no namespaces; ``read``: more host paths to show read-only;
     ``seed``: scratch-relative name -> a directory of the runtime dir copied there first
-    (e.g. a prebuilt matplotlib font cache).
+    (e.g. a prebuilt matplotlib font cache); ``forks_runs``: the program is the fork server
+    (:mod:`nnkit.sandbox.zygote`), whose runs take namespaces of their own, so it may
+    create user namespaces (each run then forbids them again).
     """
     iso = isolation.require()
     run_as = limits.run_as()
@@ -181,7 +184,7 @@ def prepare(
         argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
         argv += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
         if not iso.root:
-            argv += ["--unshare-user", "--disable-userns"]
+            argv += ["--unshare-user"] if forks_runs else ["--unshare-user", "--disable-userns"]
         argv += ["--hostname", "sandbox", "--", *program]
         plan["read"] = [*_system_read(), *map(str, readable), SUBMISSION, "/proc"]
     else:
@@ -215,6 +218,20 @@ def launch(
         cwd="/",
         **popen,
     )
+
+
+def forkserver_command(runtime: Path, control_fd: int) -> list[str]:
+    """The fork server of notebook runs (``nnkit_zygote.py``), talking on ``control_fd``;
+    like :func:`notebook_command`, a site-enabled ``-I`` interpreter of this environment."""
+    rt = runtime / "runtime"
+    return [
+        sys.executable,
+        "-I",
+        str(rt / "nnkit_zygote.py"),
+        str(control_fd),
+        str(rt),
+        str(runtime / "pkgs"),
+    ]
 
 
 def notebook_command(runtime: Path) -> list[str]:
