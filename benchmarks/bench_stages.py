@@ -3,9 +3,9 @@
 
     python benchmarks/bench_stages.py [--passes P]
 
-Runs the tasks in this process, as a pool worker does, and prints the last pass (imports and
-per-process caches warm): each stage's wall seconds (execution and grading overlap, so they
-can add up to more than the total) and the trusted process's CPU seconds.
+Runs the tasks in this process, as a pool worker does, and prints the last pass (imports,
+per-process caches and the notebook fork server warm): each stage's wall seconds and the
+trusted process's CPU seconds.
 """
 
 from __future__ import annotations
