@@ -5,7 +5,8 @@
 Each round runs two fresh processes, A (every layer this host offers) then B (namespaces and
 Landlock disabled, ``--unsafe-no-isolation``), each timing K worker starts (start + one call +
 close) and K executions of a 3-cell numpy/matplotlib notebook. Prints per-round means and the
-median per-round difference and ratio.
+median per-round difference and ratio. With namespaces, A's notebooks are forked from the
+fork server (warmed by a first run), so A can cost less than B, which starts Python for each.
 """
 
 from __future__ import annotations
