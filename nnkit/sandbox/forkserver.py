@@ -68,6 +68,7 @@ class ForkServer:
     """A sandbox holding the fork server; :meth:`run` starts one notebook run."""
 
     def __init__(self, runtime: Path, limits: Limits, env: dict[str, str], read: list[Path]):
+        self.closed = False
         self.inbox = Path(tempfile.mkdtemp(prefix="nnkit-inbox-"))
         os.chmod(self.inbox, 0o711)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -119,7 +120,7 @@ class ForkServer:
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return not self.closed and self.proc.poll() is None
 
     def clear_inbox(self) -> None:
         for entry in self.inbox.iterdir():
@@ -177,6 +178,7 @@ class ForkServer:
                 self.sock.send(b'{"op": "kill"}')
 
     def close(self) -> None:
+        self.closed = True
         with contextlib.suppress(OSError):
             self.sock.close()
         proc = getattr(self, "proc", None)
@@ -199,7 +201,7 @@ def server(runtime: Path, limits: Limits, env: dict[str, str], read: list[Path])
     # runs of one server are serial: a thread of its own (a Dask worker's) gets its own
     key = (threading.get_ident(), str(runtime), limits, tuple(sorted(env.items())), *read)
     srv = _SERVERS.get(key)
-    if srv is not None and srv.alive and not srv.sock._closed:  # type: ignore[attr-defined]
+    if srv is not None and srv.alive:
         return srv
     if key in _BROKEN or not isolation.require().namespaces:
         return None
