@@ -43,14 +43,7 @@ def main() -> None:
             "nbgrader": ["-m", "nbgrader", "autograde", B.A, "--force", *B.DEFAULTS],
         }
         for name, cmd in runs.items():
-            B.reset(course)
-            subprocess.run(
-                [sys.executable, "-m", "nbgrader", "generate_assignment", B.A, "--force"],
-                cwd=course,
-                env=nbgrader_env(),
-                check=True,
-                capture_output=True,
-            )
+            B.fresh(course)
             c, t = busy_seconds(), time.perf_counter()
             env = nbgrader_env()
             subprocess.run([sys.executable, *cmd], cwd=course, env=env, capture_output=True)

@@ -66,8 +66,8 @@ def reset(course: Path) -> None:
     (course / "gradebook.db").unlink(missing_ok=True)
 
 
-def timed(cmd: list[str], course: Path, check: bool = True) -> float:
-    """Seconds of one grading run (nbgrader exits 1 when some notebook was broken)."""
+def fresh(course: Path) -> None:
+    """The course as before any grading run: outputs gone, the release generated again."""
     reset(course)
     subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", A, "--force", "--quiet"],
@@ -76,6 +76,11 @@ def timed(cmd: list[str], course: Path, check: bool = True) -> float:
         check=True,
         capture_output=True,
     )
+
+
+def timed(cmd: list[str], course: Path, check: bool = True) -> float:
+    """Seconds of one grading run (nbgrader exits 1 when some notebook was broken)."""
+    fresh(course)
     t = time.perf_counter()
     done = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True)
     seconds = time.perf_counter() - t

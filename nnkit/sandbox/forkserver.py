@@ -93,6 +93,9 @@ class ForkServer:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+        except OSError:
+            self.close()
+            raise
         finally:
             theirs.close()
         self.running = False
@@ -135,25 +138,20 @@ class ForkServer:
         shutil.copytree(folder, self.inbox, symlinks=True, dirs_exist_ok=True)
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
-        try:
-            socket.send_fds(self.sock, [b'{"op": "run"}'], [r_in, w_out])
-        except OSError as e:
-            for fd in (r_in, w_in, r_out, w_out):
-                os.close(fd)
-            self.close()
-            raise ServerError(f"the notebook fork server went away ({e})") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(r_in)
-                os.close(w_out)
         run = ForkedRun(self, os.fdopen(w_in, "wb"), os.fdopen(r_out, "rb"))
         try:
-            if self._receive(START_TIMEOUT).get("started") is not True:
-                raise ServerError("the notebook fork server refused a run")
-        except (ServerError, subprocess.TimeoutExpired):
+            socket.send_fds(self.sock, [b'{"op": "run"}'], [r_in, w_out])
+            started = self._receive(START_TIMEOUT).get("started") is True
+        except (OSError, ServerError, subprocess.TimeoutExpired):
+            started = False
+        finally:  # the run's ends of the pipes are the server's now
+            os.close(r_in)
+            os.close(w_out)
+        if not started:  # nothing ran: the caller starts a sandbox of its own
+            run.stdin.close()
+            run.stdout.close()
             self.close()
-            run.returncode = -9
-            return run
+            raise ServerError("the notebook fork server did not start a run")
         self.running = True
         return run
 

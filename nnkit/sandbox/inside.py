@@ -75,6 +75,15 @@ def _landlock(read: list[str], write: list[str], files_rw: list[str]) -> None:
     ll.apply()
 
 
+def seed_scratch(plan: dict) -> None:
+    """Copy the plan's seed directories (e.g. a prebuilt font cache) into its scratch dir."""
+    scratch = plan["scratch"]
+    for name, src in plan.get("seed", {}).items():
+        if os.path.isdir(src):
+            os.makedirs(os.path.join(scratch, name), exist_ok=True)
+            _copy_tree(src, os.path.join(scratch, name), [16 << 20])
+
+
 def enter() -> dict:
     """Apply the plan in ``$NNKIT_JAIL`` (nothing when it is absent); returns the plan."""
     raw = os.environ.pop(ENV, "")
@@ -86,10 +95,7 @@ def enter() -> dict:
     sub = plan.get("submission")
     if sub and os.path.isdir(sub) and os.path.realpath(sub) != os.path.realpath(scratch):
         _copy_tree(sub, scratch, [int(plan.get("copy_bytes", 256 << 20))])
-    for name, src in plan.get("seed", {}).items():
-        if os.path.isdir(src):
-            os.makedirs(os.path.join(scratch, name), exist_ok=True)
-            _copy_tree(src, os.path.join(scratch, name), [16 << 20])
+    seed_scratch(plan)
     uid = plan.get("uid")
     if uid is not None and os.geteuid() == 0:
         gid = int(plan.get("gid", uid))

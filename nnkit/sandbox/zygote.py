@@ -34,6 +34,7 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Callable
 
 _NEWNS, _NEWUTS, _NEWIPC = 0x00020000, 0x04000000, 0x08000000
 _NEWUSER, _NEWPID, _NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -82,12 +83,47 @@ def _die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def _forked(target: Callable[[], object]) -> int:
+    """Fork; the child runs ``target`` and never returns. Returns the child's pid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            target()
+        finally:
+            os._exit(127)
+    return pid
+
+
+def _parent_of(target: Callable[[], object], fds: list[int], then: Callable | None = None):
+    """Fork ``target``, let go of the run's descriptors, call ``then``, reap children until
+    ``target``'s ends and exit as it did (128 + n for signal n)."""
+    pid = _forked(target)
+    for fd in fds:
+        os.close(fd)
+    if then is not None:
+        then()
+    while True:
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            os._exit(127)
+        if done == pid:
+            os._exit(_code(status))
+
+
+def _harden_init() -> None:
+    """The run's init, once the runner is forked: not traceable or readable by it."""
+    _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
 class Server:
     def __init__(self, control: int, runtime: str, pkgs: str) -> None:
         self.sock = socket.socket(fileno=control)
         self.runtime, self.pkgs = runtime, pkgs
         self.env = dict(os.environ)  # every run starts from this (the plan included)
         self.plan = json.loads(self.env.get("NNKIT_JAIL", "{}"))
+        self.scratch = self.plan.get("scratch", "/scratch")
         self.root = os.geteuid() == 0
 
     # ------------------------------------------------------------------ the server
@@ -97,12 +133,8 @@ class Server:
         sys.path.insert(0, self.runtime)
         import nnkit_inside
 
-        scratch = self.plan.get("scratch", "/scratch")
-        for name, src in self.plan.get("seed", {}).items():
-            if os.path.isdir(src):
-                os.makedirs(os.path.join(scratch, name), exist_ok=True)
-                nnkit_inside._copy_tree(src, os.path.join(scratch, name), [16 << 20])
-        os.chdir(scratch)
+        nnkit_inside.seed_scratch(self.plan)
+        os.chdir(self.scratch)
         # not pyplot nor the inline backend: importing them in a run hooks them into its shell
         import matplotlib.backends.backend_agg  # noqa: F401
         import matplotlib.figure  # noqa: F401
@@ -122,12 +154,7 @@ class Server:
                 for fd in fds:
                     os.close(fd)
                 continue
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    self.monitor(fds)
-                finally:
-                    os._exit(127)
+            pid = _forked(lambda fds=fds: self.monitor(fds))
             for fd in fds:
                 os.close(fd)
             self.sock.send(b'{"started": true}')
@@ -168,45 +195,19 @@ class Server:
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"{uid} {uid} 1")
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
-        pid = os.fork()
-        if pid == 0:
-            try:
-                self.init(fds)
-            finally:
-                os._exit(127)
-        for fd in fds:
-            os.close(fd)
-        _, status = os.waitpid(pid, 0)
-        os._exit(_code(status))
+        _parent_of(lambda: self.init(fds), fds)
 
     def init(self, fds: list[int]) -> None:
         """Pid 1 of the run: its file system, then the runner; reaps until the runner ends."""
         _die_with_parent()
-        scratch = self.plan.get("scratch", "/scratch")
         size = int(self.plan.get("copy_bytes", 256 << 20))  # the scratch size (jail.prepare)
         _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-        _mount("tmpfs", scratch, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},mode=0755")
+        _mount("tmpfs", self.scratch, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},mode=0755")
         _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
         if not self.root:
             _write("/proc/sys/user/max_user_namespaces", "0")
             _drop_capabilities()
-        runner = os.fork()
-        if runner == 0:
-            try:
-                self.run(fds)
-            finally:
-                os._exit(127)
-        for fd in fds:
-            os.close(fd)
-        _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)  # the runner cannot trace or read it
-        _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        while True:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                os._exit(127)
-            if pid == runner:
-                os._exit(_code(status))
+        _parent_of(lambda: self.run(fds), fds, then=_harden_init)
 
     def run(self, fds: list[int]) -> None:
         """The runner: the run's descriptors, a fresh state, the first steps, the notebook."""

@@ -1,20 +1,17 @@
 """Notebook runs forked from the fork server: each run is as isolated as a sandbox started
 alone, and nothing of one run reaches the next. Real sandboxes, as root and as a real
-non-root user (CI creates ``nnkit-ci``; ``NNKIT_TEST_USER`` names another)."""
+non-root user (``nonroot_user`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import pwd
 import subprocess
 import sys
 
 import pytest
 
 pytestmark = pytest.mark.engine
-
-USER = os.environ.get("NNKIT_TEST_USER", "nnkit-ci")
 
 PROBE = r"""
 import json, os, subprocess
@@ -108,25 +105,10 @@ print(json.dumps({
 """
 
 
-def _user_ok() -> bool:
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        return False
-    probe = subprocess.run(
-        ["runuser", "-u", USER, "--", sys.executable, "-c", "import nnkit"],
-        capture_output=True,
-        cwd="/",
-    )
-    return probe.returncode == 0
-
-
-def _drive(who: str) -> dict:
+def _drive(user: str | None) -> dict:
     cmd = [sys.executable, "-c", DRIVER, PROBE]
-    if who == "user":
-        if os.geteuid() != 0 or not _user_ok():
-            pytest.skip(f"needs root and a user {USER} that can run this Python")
-        cmd = ["runuser", "-u", USER, "--", *cmd]
+    if user is not None:
+        cmd = ["runuser", "-u", user, "--", *cmd]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NNKIT_")}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd="/", env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -134,10 +116,12 @@ def _drive(who: str) -> dict:
 
 
 @pytest.mark.parametrize("who", ["root", "user"])
-def test_forked_runs_are_isolated_from_each_other_and_from_the_server(who: str) -> None:
+def test_forked_runs_are_isolated_from_each_other_and_from_the_server(
+    request: pytest.FixtureRequest, who: str
+) -> None:
     if who == "root" and os.geteuid() != 0:
         pytest.skip("the root case needs root")
-    got = _drive(who)
+    got = _drive(request.getfixturevalue("nonroot_user") if who == "user" else None)
     first, second, after_kill = got["runs"]
     assert got["servers"] == 1 and got["same_server"]
     for run in (first, second, after_kill):

@@ -3,15 +3,14 @@ gradebook), run as root AND as a real non-root user: every attack fails, the att
 only what its code earns, the other students' results equal a clean run's, and no kit file
 changes.
 
-The non-root run needs a user that can reach this Python (CI creates ``nnkit-ci``; set
-``NNKIT_TEST_USER`` to use another)."""
+The non-root run needs a user that can reach this Python (``nonroot_user`` in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,6 @@ pytestmark = pytest.mark.course
 A = "convnets"
 NB = "ConvolutionalNetworks.ipynb"
 REPO = Path(__file__).resolve().parents[2]
-USER = os.environ.get("NNKIT_TEST_USER", "nnkit-ci")
 
 ATTACK = """
 import json, os, socket, sys, time
@@ -96,19 +94,6 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _user_ok() -> bool:
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        return False
-    probe = subprocess.run(
-        ["runuser", "-u", USER, "--", sys.executable, "-c", "import nnkit"],
-        capture_output=True,
-        cwd="/",
-    )
-    return probe.returncode == 0
-
-
 def _as(user: str | None, cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     if user is not None:
         cmd = ["runuser", "-u", user, "--", *cmd]
@@ -120,16 +105,7 @@ def _as(user: str | None, cmd: list[str], cwd: Path) -> subprocess.CompletedProc
 def test_hostile_notebook_through_nnkit_autograde(request: pytest.FixtureRequest, who: str) -> None:
     if who == "root" and os.geteuid() != 0:
         pytest.skip("the root run needs root")
-    user = None
-    if who == "user":
-        if os.geteuid() != 0:
-            user = None  # already a normal user: run as ourselves
-        elif _user_ok():
-            user = USER
-        elif os.environ.get("CI"):
-            pytest.fail(f"CI must provide the non-root user {USER!r} that can run this Python")
-        else:
-            pytest.skip(f"no user {USER!r} that can run this Python (CI creates it)")
+    user = request.getfixturevalue("nonroot_user") if who == "user" else None
     # not under pytest's 0700 temp root: the grading user must reach it
     base = Path(tempfile.mkdtemp(prefix=f"nnkit-hostile-{who}-"))
     request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
