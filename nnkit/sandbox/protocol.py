@@ -259,7 +259,7 @@ class FrameReader:
         parts: list[bytearray] = []
         pos = hdr
         for ln in lens:
-            parts.append(bytearray(b[pos : pos + ln]))
+            parts.append(b[pos : pos + ln])  # a slice of a bytearray is a copy
             pos += ln
         del b[:total]
         try:
