@@ -70,6 +70,17 @@ def fail(message: str) -> NoReturn:
     pytest.fail(message, pytrace=False)
 
 
+class Mismatch(pytest.fail.Exception):
+    """A value outside its tolerance: the only failure a kink or a tie can cause (the kink
+    guard in grading_tests/battery.py draws again for it, never for a missing name, an
+    exception, a wrong shape or type)."""
+
+
+def mismatch(message: str) -> NoReturn:
+    """``fail`` for a value outside its tolerance."""
+    raise Mismatch(message, pytrace=False)
+
+
 def graded(api: str, cases: Sequence[tuple[str, Any]]) -> list[Any]:
     """Parametrize cases as ``pytest.param`` marked ``grade("<api>: <case>")``."""
     return [
@@ -243,7 +254,7 @@ def check_close(
     t = TOLERANCES[tol]
     err = rel_error(arr, expected, t.floor, t.atol)
     if not err <= t.rtol:
-        fail(f"{what} [{case}]: max rel error {err:.2e} > {t.rtol:.0e}")
+        mismatch(f"{what} [{case}]: max rel error {err:.2e} > {t.rtol:.0e}")
     return arr
 
 
@@ -253,7 +264,7 @@ def check_scalar(actual: Any, expected: float, tol: str, what: str, case: str) -
     t = TOLERANCES[tol]
     err = rel_error(np.array(val), np.array(expected), t.floor, t.atol)
     if not err <= t.rtol:
-        fail(f"{what} [{case}]: rel error {err:.2e} > {t.rtol:.0e}")
+        mismatch(f"{what} [{case}]: rel error {err:.2e} > {t.rtol:.0e}")
     return val
 
 
@@ -264,7 +275,7 @@ def check_equal(actual: Any, expected: np.ndarray, what: str, case: str) -> np.n
         fail(f"{what} [{case}]: shape {arr.shape}, expected {expected.shape}")
     if not np.array_equal(arr, expected):
         wrong = int(np.sum(arr != expected))
-        fail(f"{what} [{case}]: {wrong} of {arr.size} entries differ from the expected ones")
+        mismatch(f"{what} [{case}]: {wrong} of {arr.size} entries differ from the expected ones")
     return arr
 
 

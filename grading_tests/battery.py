@@ -36,6 +36,7 @@ import pytest
 from grading_tests._support import (
     NUMERIC_H,
     TOLERANCES,
+    Mismatch,
     as_array,
     as_scalar,
     backward,
@@ -46,6 +47,7 @@ from grading_tests._support import (
     forward,
     get_attr,
     method,
+    mismatch,
     new,
     np_pinned,
     np_seeded,
@@ -237,13 +239,13 @@ def _ref_call(fn: Any, *args: Any) -> Any:
 # A ReLU whose input is within rounding of 0, or a pooling window whose two largest values
 # are that close, makes the gradient jump: two correct implementations (other summation
 # orders, float32) can land on different sides. docs/api.md: graders avoid ties. For rows with
-# ``kinks``, a failed check stands only if the reference's compared outputs (float64) are
+# ``kinks``, a value mismatch stands only if the reference's compared outputs (float64) are
 # smooth around its draw: moving every float input by a relative +-1e-6 along a random
 # direction (16x float32's rounding of a sum, far less than any real bug) leaves a second
 # difference f(x + d) + f(x - d) - 2 f(x) below 1e-6 of the output's scale (a jump is of the
 # order of the output itself; a smooth function's is ~1e-12). Otherwise the check runs again
-# on a new draw. A passed check needs no guard: smoothness is only asked of a failure, which
-# saves the five reference evaluations per draw that a correct submission never needs.
+# on a new draw. Smoothness is only asked of a mismatch: a passed check (a correct submission)
+# or one that failed otherwise (an exception, a wrong shape: a stub) is not evaluated again.
 
 GUARD_STEP = 1e-6
 GUARD_JUMP = 1e-6
@@ -301,15 +303,15 @@ def _smooth_at(inputs: Any, evaluate: Any, rng: np.random.Generator) -> bool:
 
 
 def guarded(rule: Rule, rng: np.random.Generator, draw: Any, evaluate: Any, check: Any) -> None:
-    """``check(draw())``; a failure at a draw where ``evaluate`` (a list of float64 arrays)
-    is not smooth (see above) runs the check again on a new draw, at most GUARD_TRIES draws.
-    Rows without kinks take the first draw's verdict."""
+    """``check(draw())``; a value mismatch at a draw where ``evaluate`` (a list of float64
+    arrays) is not smooth (see above) runs the check again on a new draw, at most GUARD_TRIES
+    draws. Any other failure, and every failure of a row without kinks, stands."""
     for tries_left in range(GUARD_TRIES - 1, -1, -1):
         inputs = draw()
         try:
             check(inputs)
             return
-        except pytest.fail.Exception:
+        except Mismatch:
             if not rule.kinks or not tries_left or _smooth_at(_as64(inputs), evaluate, rng):
                 raise
 
@@ -607,7 +609,7 @@ def _compare_directional(numeric: float, analytic: float, what: str, desc: str, 
     err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8)
     tol = TOLERANCES["numeric"].rtol
     if not err <= tol:
-        fail(
+        mismatch(
             f"{what} [{desc}]: disagrees with a numeric gradient of {of}: "
             f"rel error {err:.2e} > {tol:.0e}"
         )
@@ -803,7 +805,7 @@ def check_grads(
             if dtype is not None and got.dtype != np.dtype(dtype):
                 fail(f"{what} [{desc}]: dtype {got.dtype}, expected {np.dtype(dtype)}")
             if not np.all(np.abs(got.astype(np.float64)) <= noise):
-                fail(f"{what} [{desc}]: expected 0 (the bias feeds a normalisation)")
+                mismatch(f"{what} [{desc}]: expected 0 (the bias feeds a normalisation)")
             continue
         check_close(grads[name], expected[name], tol, what, desc, dtype)
 
@@ -858,7 +860,7 @@ def _run_model(student: Any, rng: np.random.Generator, rule: Rule, check: Check)
                         fail(f"{rule.api}.predict [{desc}]: labels of dtype {labels.dtype}")
                     expected = pair.ref.predict(X)
                     if labels.shape != expected.shape or not np.array_equal(labels, expected):
-                        fail(
+                        mismatch(
                             f"{rule.api}.predict [{desc}]: labels differ from the argmax of scores"
                         )
 

@@ -1,5 +1,5 @@
-"""The kink guard (grading_tests/battery.py): a failed check stands only at a smooth draw; a
-passed check costs no guard evaluation."""
+"""The kink guard (grading_tests/battery.py): a value mismatch stands only at a smooth draw;
+a passed check, or one failed otherwise, costs no guard evaluation."""
 
 from __future__ import annotations
 
@@ -41,11 +41,17 @@ class Draws:
 def fails_at_kinks(inputs: tuple[np.ndarray]) -> None:
     """A correct implementation that lands on the other side of a kink."""
     if abs(inputs[0][0] + inputs[0][1]) < 1e-12:
-        battery.fail("differs at the kink")
+        battery.mismatch("differs at the kink")
 
 
 def always_fails(inputs: Any) -> None:
-    battery.fail("wrong everywhere")
+    battery.mismatch("wrong everywhere")
+
+
+def raises_at_kinks(inputs: tuple[np.ndarray]) -> None:
+    """The submission's code failing (not a value): no kink can cause it."""
+    if abs(inputs[0][0] + inputs[0][1]) < 1e-12:
+        battery.fail("raised ZeroDivisionError")
 
 
 def guard(rule: Any, draws: Draws, check: Any) -> None:
@@ -82,4 +88,11 @@ def test_rows_without_kinks_take_the_first_verdict() -> None:
     draws = Draws([1.0, -1.0], [1.0, -0.5])
     with pytest.raises(pytest.fail.Exception, match="differs at the kink"):
         guard(SMOOTH, draws, fails_at_kinks)
+    assert len(draws.drawn) == 1 and draws.evaluated == 0
+
+
+def test_a_failure_other_than_a_mismatch_stands() -> None:
+    draws = Draws([1.0, -1.0], [1.0, -0.5])
+    with pytest.raises(pytest.fail.Exception, match="raised ZeroDivisionError"):
+        guard(KINKED, draws, raises_at_kinks)
     assert len(draws.drawn) == 1 and draws.evaluated == 0
