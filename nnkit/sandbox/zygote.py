@@ -138,10 +138,11 @@ class Server:
         # not pyplot nor the inline backend: importing them in a run hooks them into its shell
         import matplotlib.backends.backend_agg  # noqa: F401
         import matplotlib.figure  # noqa: F401
-        import nnkit_nbrun  # noqa: F401
+        import nnkit_nbrun
         import numpy  # noqa: F401
         from IPython.core import interactiveshell  # noqa: F401
 
+        nnkit_nbrun.highlight_once()
         os.chdir("/")
 
     def serve(self) -> None:

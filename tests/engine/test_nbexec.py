@@ -364,3 +364,34 @@ def test_hostile_runner_lines_are_validated(tmp_path):
         "dropped the malformed output(s) of cell 1",
         "the notebook process stopped early after cell 1; cell 2 and later cells have no output",
     ]
+
+
+def test_fast_highlighting_gives_ipython_s_own_tracebacks(tmp_path, monkeypatch) -> None:
+    """nbrun.highlight_once (one compiled lexer for coloured tracebacks) changes no byte of
+    what IPython prints for a failing cell: code lines, colours, the executing node."""
+    import importlib
+
+    import stack_data.core
+    from IPython.core.ultratb import VerboseTB
+
+    from nnkit.sandbox import nbrun
+
+    (tmp_path / "failing_mod.py").write_text("def f(x):\n    y = [x] * 3\n    return y[0] / 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    failing = importlib.import_module("failing_mod")
+
+    def traceback() -> str:
+        try:
+            failing.f(1.5)
+        except ZeroDivisionError:
+            return VerboseTB(theme_name="linux").text(*sys.exc_info())
+        raise AssertionError("no exception")
+
+    monkeypatch.setattr(nbrun, "_highlighted", None)
+    own_highlighter = stack_data.core._pygmented_with_ranges
+    monkeypatch.setattr(stack_data.core, "_pygmented_with_ranges", own_highlighter)
+    own = traceback()
+    nbrun.highlight_once()
+    assert stack_data.core._pygmented_with_ranges is nbrun._highlighted is not None
+    assert "\x1b[38;5;" in own and "\x1b[30;43m" in own  # highlighted code, executing node
+    assert traceback() == own
