@@ -107,6 +107,7 @@ def _system_args() -> list[str]:
             args += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
+    args += ["--perms", "0755", "--dir", "/etc"]  # traversable: bwrap makes it 0700 as root
     for f in _ETC:
         if os.path.exists(f):
             args += ["--ro-bind", f, f]

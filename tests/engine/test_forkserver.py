@@ -41,6 +41,7 @@ print("PROBE " + json.dumps({
     "procs": {p: comm(p) for p in os.listdir("/proc") if p.isdigit()},
     "files": sorted(os.listdir(".")), "caps": caps, "userns": userns,
     "sockets": [f for f in fds if f.startswith("socket:")], "draw": float(np.random.rand()),
+    "etc": os.access("/etc/ld.so.cache", os.R_OK),
 }))
 """
 
@@ -140,6 +141,7 @@ def test_forked_runs_are_isolated_from_each_other_and_from_the_server(
             "probe.ipynb",
         ]
         assert run["sockets"] == []  # the server's control socket is not inherited
+        assert run["etc"]  # the loader's cache is shown, and readable by the run's uid
         assert run["caps"]["CapEff"] == run["caps"]["CapPrm"] == "0" * 16
         if who == "user":
             assert run["caps"]["CapBnd"] == "0" * 16 and not run["userns"]
