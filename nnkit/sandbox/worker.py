@@ -126,7 +126,14 @@ def _exc_types(exc: BaseException) -> list[str]:
 
 def _other_processes() -> int:
     """Live processes in this pid namespace besides the worker and the namespace's init, or
-    -1 when /proc is not the namespace's own (no sandbox namespaces: the grader scans)."""
+    -1 when /proc is not the namespace's own (no sandbox namespaces: the grader scans).
+
+    The namespace's last allocated pid tells whether anything was started since a count
+    that found nothing: unchanged, nothing was, and /proc needs no new scan.
+    """
+    last = _read_bytes("/proc/sys/kernel/ns_last_pid")
+    if last is not None and last == _counted[0]:
+        return 0
     try:
         pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
     except OSError:
@@ -135,13 +142,21 @@ def _other_processes() -> int:
         return -1
     count = 0
     for pid in set(pids) - {1, os.getpid()}:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                state = f.read().rpartition(b")")[2].split()[:1]
-        except OSError:
-            continue
-        count += state != [b"Z"]
+        state = (_read_bytes(f"/proc/{pid}/stat") or b"").rpartition(b")")[2].split()[:1]
+        count += bool(state) and state != [b"Z"]
+    _counted[0] = last if count == 0 else None
     return count
+
+
+_counted: list[bytes | None] = [None]  # ns_last_pid when the last count found nothing
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _reply(header: dict[str, Any], buffers: list[bytes] | None = None) -> None:
