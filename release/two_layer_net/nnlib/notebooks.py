@@ -22,6 +22,7 @@ ships with the student library next to ``loader.py``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -290,8 +291,23 @@ def strip_magics(source: str) -> str:
 
     IPython's own input transformer does the work when it is importable; otherwise a pure
     re-implementation of these rules. Line numbers are kept (blank lines replace dropped
-    ones), so that errors point into the cell.
+    ones), so that errors point into the cell. Cells of ordinary size are remembered: staging
+    and loading read the same cells, and the release's cells recur in every submission.
     """
+    if len(source) <= _REMEMBERED_CELL_CHARS:
+        return _strip_remembered(source)
+    return _strip(source)
+
+
+_REMEMBERED_CELL_CHARS = 20_000  # at most 2048 of them: memory stays under ~40 MB
+
+
+@functools.lru_cache(maxsize=2048)
+def _strip_remembered(source: str) -> str:
+    return _strip(source)
+
+
+def _strip(source: str) -> str:
     lines = source.split("\n")
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None:
