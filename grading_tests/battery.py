@@ -434,9 +434,17 @@ def _forward_state(student: Any, rng: np.random.Generator, rule: Rule) -> None:
 # ---- layers: backward ------------------------------------------------------------------
 
 
+def _ref_gradients(rule: Rule, args: list, dout: np.ndarray) -> list[np.ndarray]:
+    """The reference's gradients of the backward ``rule`` at ``(args, dout)``."""
+    fwd = BY_KEY[rule.pair]  # type: ignore[index]
+    _, rcache = _ref_call(fwd.ref, *copy.deepcopy(args))
+    grads = rule.ref(dout.copy(), rcache)
+    return list(grads) if isinstance(grads, tuple) else [grads]
+
+
 def _backward_guarded(rng: np.random.Generator, rule: Rule, case: Case, dtype, check) -> None:
-    """Draw ``(args, dout)`` for the backward ``rule`` and run ``check(args, dout, expected)``
-    (``expected``: the reference's gradients, a tuple) under the kink guard."""
+    """Draw ``(args, dout)`` for the backward ``rule`` and run ``check(args, dout)`` on them
+    under the kink guard."""
     fwd = BY_KEY[rule.pair]  # type: ignore[index]
     values = dict(_defaults(fwd), **case.values)
 
@@ -445,13 +453,13 @@ def _backward_guarded(rng: np.random.Generator, rule: Rule, case: Case, dtype, c
         eout, _ = _ref_call(fwd.ref, *copy.deepcopy(args))
         return args, (rng.standard_normal(eout.shape)).astype(dtype)
 
-    def gradients(inputs: tuple) -> list[np.ndarray]:
-        args, dout = inputs
-        _, rcache = _ref_call(fwd.ref, *copy.deepcopy(args))
-        grads = rule.ref(dout.copy(), rcache)
-        return list(grads) if isinstance(grads, tuple) else [grads]
-
-    guarded(rule, rng, draw, gradients, lambda inputs: check(*inputs, tuple(gradients(inputs))))
+    guarded(
+        rule,
+        rng,
+        draw,
+        lambda inputs: _ref_gradients(rule, *inputs),
+        lambda inputs: check(*inputs),
+    )
 
 
 def _run_backward(student: Any, rng: np.random.Generator, rule: Rule, check: Check) -> None:
@@ -462,7 +470,8 @@ def _run_backward(student: Any, rng: np.random.Generator, rule: Rule, check: Che
         for case in [check.case] if check.what == "values" else _f32_cases(rule):
             desc = _desc(case, dtype)  # type: ignore[arg-type]
 
-            def values(args: list, dout: np.ndarray, expected: tuple, desc=desc, dtype=dtype):
+            def values(args: list, dout: np.ndarray, desc=desc, dtype=dtype) -> None:
+                expected = _ref_gradients(rule, args, dout)
                 _, cache = forward(student, desc, fwd.api, *args)
                 grads = backward(student, desc, rule.api, dout, cache, n)
                 for name, got, exp in zip(rule.outputs, grads, expected, strict=True):
@@ -475,7 +484,7 @@ def _run_backward(student: Any, rng: np.random.Generator, rule: Rule, check: Che
             for case in cases(rule) if dtype != F32 else _f32_cases(rule):
                 desc = _desc(case, dtype)
 
-                def kept(args: list, dout: np.ndarray, _: tuple, desc=desc) -> None:
+                def kept(args: list, dout: np.ndarray, desc=desc) -> None:
                     _, cache = forward(student, desc, fwd.api, *args)
                     before = dout.copy()
                     first = call(student, desc, rule.api, dout, cache, echo_args=True)
@@ -498,7 +507,7 @@ def _run_backward(student: Any, rng: np.random.Generator, rule: Rule, check: Che
                 continue
             desc = _desc(case, np.float64)
 
-            def numeric(args: list, dout: np.ndarray, _: tuple, desc=desc) -> None:
+            def numeric(args: list, dout: np.ndarray, desc=desc) -> None:
                 _, cache = forward(student, desc, fwd.api, *args)
                 grads = backward(student, desc, rule.api, dout, cache, n)
                 for grad, name in zip(grads, rule.grads_of, strict=True):

@@ -131,8 +131,9 @@ def _other_processes() -> int:
     The namespace's last allocated pid tells whether anything was started since a count
     that found nothing: unchanged, nothing was, and /proc needs no new scan.
     """
+    global _quiet_since
     last = _read_bytes("/proc/sys/kernel/ns_last_pid")
-    if last is not None and last == _counted[0]:
+    if last is not None and last == _quiet_since:
         return 0
     try:
         pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
@@ -144,11 +145,11 @@ def _other_processes() -> int:
     for pid in set(pids) - {1, os.getpid()}:
         state = (_read_bytes(f"/proc/{pid}/stat") or b"").rpartition(b")")[2].split()[:1]
         count += bool(state) and state != [b"Z"]
-    _counted[0] = last if count == 0 else None
+    _quiet_since = last if count == 0 else None
     return count
 
 
-_counted: list[bytes | None] = [None]  # ns_last_pid when the last count found nothing
+_quiet_since: bytes | None = None  # ns_last_pid when the last count found nothing
 
 
 def _read_bytes(path: str) -> bytes | None:
